@@ -1,0 +1,59 @@
+/* Internal header of the binding layer: the per-state context and the helpers every
+ * vm/bind_*.c file uses to check arguments and push tensors.
+ *
+ * Every C function the core registers carries the context userdata as upvalue 1, so
+ * state lives in the Lua state (one context per lua_State), never in C globals. */
+#ifndef LC_BIND_H
+#define LC_BIND_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "error.h"
+#include "random.h"
+#include "tensor.h"
+
+#define LC_TENSOR_MT "luacnn.Tensor"
+#define LC_SIZE_MT "luacnn.Size"
+#define LC_CTX_MT "luacnn.Context"
+
+typedef struct lc_ctx {
+  lc_allocator *alloc;
+  lc_rng rng;
+  size_t gc_pending;     /* tensor bytes allocated since the collector was last told */
+  int64_t live_tensors;  /* tensor userdata not yet freed */
+} lc_ctx;
+
+static inline lc_ctx *lc_ctx_of(lua_State *L) { return (lc_ctx *)lua_touserdata(L, lua_upvalueindex(1)); }
+
+/* Raises e's message as a Lua error at the calling script's line. */
+int lc_raise(lua_State *L, const lc_error *e);
+
+/* Tensor arguments */
+lc_tensor *lc_checktensor(lua_State *L, int idx);
+lc_tensor *lc_totensor(lua_State *L, int idx);  /* NULL if not a live tensor */
+
+/* New contiguous tensor of the given shape (contents undefined), pushed on the stack. */
+lc_tensor *lc_pushtensor(lua_State *L, int ndim, const int64_t *shape);
+lc_tensor *lc_pushtensor_like(lua_State *L, const lc_tensor *t);
+/* New view sharing src's storage, pushed on the stack. */
+lc_tensor *lc_pushview(lua_State *L, const lc_tensor *src);
+
+/* A shape from a table ({3,4} or a Size) at idx, or from the integers idx..top.
+ * Returns the number of dims. */
+int lc_checkshape(lua_State *L, int idx, int64_t *shape, const char *what);
+/* A 1-based (or negative, from the end) dimension argument, returned 0-based.
+ * `ndim_extra` widens the range (1 for unsqueeze, which may append a dim). */
+int lc_checkdim(lua_State *L, int idx, int ndim, int ndim_extra, const char *what);
+void lc_pushsize(lua_State *L, int ndim, const int64_t *shape);
+
+/* Registration: each bind_*.c adds its functions to the tensor methods table and the
+ * module table; ctx is the stack index of the context userdata. */
+void lc_bind_tensor(lua_State *L, int ctx, int methods, int module);
+void lc_bind_math(lua_State *L, int ctx, int methods, int module);
+/* Tensor metamethods that are math (__add, __unm, ...). */
+void lc_bind_math_meta(lua_State *L, int ctx, int meta);
+/* Registers a list of functions into table `into`, each with the context as upvalue 1. */
+void lc_setfuncs(lua_State *L, int ctx, int into, const luaL_Reg *fns);
+
+#endif

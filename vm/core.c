@@ -1,0 +1,137 @@
+/* Builds the core module table: the per-state context, the tensor metatable and the
+ * functions of every bind_*.c file. */
+#include <stdlib.h>
+
+#include "bind.h"
+#include "threads.h"
+
+/* Freed blocks the allocator may keep for reuse. Large enough for a VGG-16 step's
+ * activations to cycle through warm memory; trimmed on allocation failure. */
+#define LC_CACHE_LIMIT ((size_t)4 << 30)
+
+void lc_setfuncs(lua_State *L, int ctx, int into, const luaL_Reg *fns) {
+  for (; fns->name; fns++) {
+    lua_pushvalue(L, ctx);
+    lua_pushcclosure(L, fns->func, 1);
+    lua_setfield(L, into, fns->name);
+  }
+}
+
+static int ctx_gc(lua_State *L) {
+  lc_ctx *ctx = luaL_checkudata(L, 1, LC_CTX_MT);
+  if (ctx->alloc) lc_allocator_release(ctx->alloc);
+  ctx->alloc = NULL;
+  return 0;
+}
+
+static int f_set_num_threads(lua_State *L) {
+  lua_Integer n = luaL_checkinteger(L, 1);
+  if (n < 1 || n > 1024) luaL_error(L, "set_num_threads: %d is not a valid thread count (1..1024)", (int)n);
+  lua_pushinteger(L, lc_set_threads((int)n));
+  return 1;
+}
+
+static int f_get_num_threads(lua_State *L) {
+  lua_pushinteger(L, lc_get_threads());
+  return 1;
+}
+
+static int f_cpu_count(lua_State *L) {
+  lua_pushinteger(L, lc_cpu_count());
+  return 1;
+}
+
+static int f_blas_config(lua_State *L) {
+  lua_pushstring(L, lc_blas_config());
+  return 1;
+}
+
+static int f_live_tensors(lua_State *L) {
+  lua_pushinteger(L, lc_ctx_of(L)->live_tensors);
+  return 1;
+}
+
+/* memory_stats() -> {live_bytes, cached_bytes, live_tensors} */
+static int f_memory_stats(lua_State *L) {
+  lc_ctx *ctx = lc_ctx_of(L);
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, (lua_Integer)lc_allocator_live_bytes(ctx->alloc));
+  lua_setfield(L, -2, "live_bytes");
+  lua_pushinteger(L, (lua_Integer)lc_allocator_cached_bytes(ctx->alloc));
+  lua_setfield(L, -2, "cached_bytes");
+  lua_pushinteger(L, ctx->live_tensors);
+  lua_setfield(L, -2, "live_tensors");
+  return 1;
+}
+
+static int f_empty_cache(lua_State *L) {
+  lc_allocator_trim(lc_ctx_of(L)->alloc);
+  return 0;
+}
+
+static const luaL_Reg core_functions[] = {
+  {"set_num_threads", f_set_num_threads}, {"get_num_threads", f_get_num_threads}, {"cpu_count", f_cpu_count},
+  {"blas_config", f_blas_config}, {"live_tensors", f_live_tensors}, {"memory_stats", f_memory_stats},
+  {"empty_cache", f_empty_cache}, {NULL, NULL}};
+
+/* The default seed: $LUACNN_SEED if set, else 0, so runs are reproducible unless asked. */
+static uint64_t default_seed(void) {
+  const char *s = getenv("LUACNN_SEED");
+  if (!s || !*s) return 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  return *end ? 0 : (uint64_t)v;
+}
+
+int lc_open_core(lua_State *L) {
+  lc_ctx *c = lua_newuserdatauv(L, sizeof(lc_ctx), 0);
+  c->alloc = NULL;
+  c->gc_pending = 0;
+  c->live_tensors = 0;
+  lc_rng_seed(&c->rng, default_seed());
+  if (luaL_newmetatable(L, LC_CTX_MT)) {
+    lua_pushcfunction(L, ctx_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  c->alloc = lc_allocator_new(LC_CACHE_LIMIT);
+  if (!c->alloc) luaL_error(L, "luacnn: out of memory");
+  int ctx = lua_gettop(L);
+
+  lua_newtable(L);
+  int module = lua_gettop(L);
+  lua_newtable(L);
+  int methods = lua_gettop(L);
+
+  luaL_newmetatable(L, LC_TENSOR_MT);
+  int meta = lua_gettop(L);
+  lua_pushvalue(L, methods);
+  lua_setfield(L, meta, "__methods");  /* for REPL completion and introspection */
+  lc_bind_math_meta(L, ctx, meta);
+  lua_pop(L, 1);
+
+  lc_bind_tensor(L, ctx, methods, module);
+  lc_bind_math(L, ctx, methods, module);
+  lc_setfuncs(L, ctx, module, core_functions);
+
+  /* every method is also a module function: T.exp(t) == t:exp() */
+  lua_pushnil(L);
+  while (lua_next(L, methods)) {
+    lua_pushvalue(L, -2);
+    if (lua_getfield(L, module, lua_tostring(L, -1)) == LUA_TNIL) {
+      lua_pop(L, 1);
+      lua_pushvalue(L, -2);
+      lua_setfield(L, module, lua_tostring(L, -2));
+      lua_pop(L, 2);
+    } else {
+      lua_pop(L, 3);
+    }
+  }
+  lua_pushvalue(L, methods);
+  lua_setfield(L, module, "Tensor");  /* the methods table, for extension from Lua */
+  lua_pushvalue(L, ctx);
+  lua_setfield(L, module, "_context");  /* keeps the context alive as long as the module */
+  lua_pop(L, 1);                        /* methods */
+  lua_remove(L, ctx);
+  return 1;
+}
