@@ -1,6 +1,8 @@
 /* Builds the core module table: the per-state context, the tensor metatable and the
  * functions of every bind_*.c file. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
+#include <time.h>
 
 #include "bind.h"
 #include "threads.h"
@@ -46,6 +48,14 @@ static int f_blas_config(lua_State *L) {
   return 1;
 }
 
+/* Monotonic wall-clock seconds, for timing (os.clock counts CPU time of all threads). */
+static int f_clock(lua_State *L) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+  return 1;
+}
+
 static int f_live_tensors(lua_State *L) {
   lua_pushinteger(L, lc_ctx_of(L)->live_tensors);
   return 1;
@@ -72,7 +82,7 @@ static int f_empty_cache(lua_State *L) {
 static const luaL_Reg core_functions[] = {
   {"set_num_threads", f_set_num_threads}, {"get_num_threads", f_get_num_threads}, {"cpu_count", f_cpu_count},
   {"blas_config", f_blas_config}, {"live_tensors", f_live_tensors}, {"memory_stats", f_memory_stats},
-  {"empty_cache", f_empty_cache}, {NULL, NULL}};
+  {"empty_cache", f_empty_cache}, {"clock", f_clock}, {NULL, NULL}};
 
 /* The default seed: $LUACNN_SEED if set, else 0, so runs are reproducible unless asked. */
 static uint64_t default_seed(void) {
@@ -112,6 +122,7 @@ int lc_open_core(lua_State *L) {
 
   lc_bind_tensor(L, ctx, methods, module);
   lc_bind_math(L, ctx, methods, module);
+  lc_bind_nn(L, ctx, methods, module);
   lc_setfuncs(L, ctx, module, core_functions);
 
   /* every method is also a module function: T.exp(t) == t:exp() */
