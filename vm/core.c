@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bind.h"
 #include "threads.h"
@@ -56,6 +57,13 @@ static int f_clock(lua_State *L) {
   return 1;
 }
 
+/* isatty(fd): progress bars redraw on a terminal and print plain lines into logs. */
+static int f_isatty(lua_State *L) {
+  lua_Integer fd = luaL_optinteger(L, 1, 1);
+  lua_pushboolean(L, fd >= 0 && fd < 1024 && isatty((int)fd));
+  return 1;
+}
+
 static int f_live_tensors(lua_State *L) {
   lua_pushinteger(L, lc_ctx_of(L)->live_tensors);
   return 1;
@@ -82,7 +90,8 @@ static int f_empty_cache(lua_State *L) {
 static const luaL_Reg core_functions[] = {
   {"set_num_threads", f_set_num_threads}, {"get_num_threads", f_get_num_threads}, {"cpu_count", f_cpu_count},
   {"blas_config", f_blas_config}, {"live_tensors", f_live_tensors}, {"memory_stats", f_memory_stats},
-  {"empty_cache", f_empty_cache}, {"clock", f_clock}, {NULL, NULL}};
+  {"empty_cache", f_empty_cache}, {"clock", f_clock}, {"isatty", f_isatty},
+  {NULL, NULL}};
 
 /* The default seed: $LUACNN_SEED if set, else 0, so runs are reproducible unless asked. */
 static uint64_t default_seed(void) {
@@ -122,6 +131,7 @@ int lc_open_core(lua_State *L) {
 
   lc_bind_tensor(L, ctx, methods, module);
   lc_bind_math(L, ctx, methods, module);
+  lc_bind_io(L, ctx, methods, module);
   lc_bind_nn(L, ctx, methods, module);
   lc_setfuncs(L, ctx, module, core_functions);
 
