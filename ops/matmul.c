@@ -56,6 +56,11 @@ void lc_gemm_reference(float *c, const float *a, const float *b, int64_t m, int6
 
 int lc_gemm(lc_tensor *out, const lc_tensor *a, int ta, const lc_tensor *b, int tb, float alpha, float beta,
             lc_allocator *scratch, lc_error *e) {
+  if (a->ndim != 2 || b->ndim != 2 || out->ndim != 2) {
+    char x[200], y[200], z[200];
+    return lc_fail(e, "gemm: expects 2-D matrices, got %s x %s -> %s", lc_shape_str(x, sizeof x, a->ndim, a->shape),
+                   lc_shape_str(y, sizeof y, b->ndim, b->shape), lc_shape_str(z, sizeof z, out->ndim, out->shape));
+  }
   lc_tensor va = *a, vb = *b, ca, cb;
   if (ta) lc_view_transpose(&va, 0, 1, NULL);
   if (tb) lc_view_transpose(&vb, 0, 1, NULL);

@@ -75,8 +75,10 @@ void lc_rng_fill_normal(lc_rng *r, lc_tensor *out, float mean, float std) {
 
 int lc_rng_fill_int(lc_rng *r, lc_tensor *out, int64_t lo, int64_t hi, lc_error *e) {
   if (hi <= lo) return lc_fail(e, "randint: empty range [%lld, %lld)", (long long)lo, (long long)hi);
-  if (hi - lo > (1 << 24))
-    return lc_fail(e, "randint: range of %lld values is wider than float32 integers (2^24)", (long long)(hi - lo));
+  /* the width in unsigned arithmetic: hi - lo overflows int64 for ranges like [-2^62, 2^62) */
+  if ((uint64_t)hi - (uint64_t)lo > (1 << 24))
+    return lc_fail(e, "randint: range of %llu values is wider than float32 integers (2^24)",
+                   (unsigned long long)((uint64_t)hi - (uint64_t)lo));
   FOR_EACH_ROW_MAJOR(out, *p = (float)(lo + (int64_t)lc_rng_below(r, (uint64_t)(hi - lo))));
   return 0;
 }

@@ -11,6 +11,10 @@ int64_t lc_numel(const lc_tensor *t) {
 }
 
 int lc_is_contiguous(const lc_tensor *t) {
+  /* An empty tensor has no element to be out of place. Without this, a fresh [3,0]
+   * (strides [1,1] from lc_contiguous_strides) would count as strided and be refused
+   * by kernels that need a contiguous output. */
+  if (lc_numel(t) == 0) return 1;
   int64_t expect = 1;
   for (int d = t->ndim - 1; d >= 0; d--) {
     if (t->shape[d] != 1 && t->stride[d] != expect) return 0;
@@ -120,10 +124,11 @@ int lc_view_slice(lc_tensor *t, int dim, int64_t start, int64_t len, int64_t ste
   if (check_dim("slice", t, dim, e)) return -1;
   if (step < 1) return lc_fail(e, "slice: step must be at least 1 (got %lld)", (long long)step);
   int64_t size = t->shape[dim];
-  if (start < 0 || len < 0 || start > size || (len > 0 && start + (len - 1) * step >= size))
-    return lc_fail(e, "slice: elements %lld..%lld (step %lld) of dimension %d are outside its size %lld",
-                   (long long)start + 1, (long long)(start + (len > 0 ? (len - 1) * step : 0)) + 1,
-                   (long long)step, dim + 1, (long long)size);
+  /* (len - 1) * step is compared by division: arguments near INT64_MAX must not wrap
+   * around into a range that looks valid. */
+  if (start < 0 || len < 0 || start > size || (len > 0 && (start == size || len - 1 > (size - 1 - start) / step)))
+    return lc_fail(e, "slice: %lld elements from %lld (step %lld) do not fit dimension %d of size %lld",
+                   (long long)len, (long long)start + 1, (long long)step, dim + 1, (long long)size);
   if (len > 0) t->data += start * t->stride[dim];
   t->shape[dim] = len;
   t->stride[dim] *= step;
@@ -132,16 +137,17 @@ int lc_view_slice(lc_tensor *t, int dim, int64_t start, int64_t len, int64_t ste
 
 int lc_view_narrow(lc_tensor *t, int dim, int64_t start, int64_t len, lc_error *e) {
   if (check_dim("narrow", t, dim, e)) return -1;
-  if (start < 0 || len < 0 || start + len > t->shape[dim])
-    return lc_fail(e, "narrow: elements %lld..%lld of dimension %d are outside its size %lld",
-                   (long long)start + 1, (long long)(start + len), dim + 1, (long long)t->shape[dim]);
+  /* len > size - start rather than start + len > size: no overflow for huge arguments */
+  if (start < 0 || len < 0 || start > t->shape[dim] || len > t->shape[dim] - start)
+    return lc_fail(e, "narrow: %lld elements from %lld do not fit dimension %d of size %lld", (long long)len,
+                   (long long)start + 1, dim + 1, (long long)t->shape[dim]);
   return lc_view_slice(t, dim, start, len, 1, e);
 }
 
 int lc_view_select(lc_tensor *t, int dim, int64_t index, lc_error *e) {
   if (check_dim("select", t, dim, e)) return -1;
   if (index < 0 || index >= t->shape[dim])
-    return lc_fail(e, "index %lld out of range for dimension %d of size %lld",
+    return lc_fail(e, "select: index %lld out of range for dimension %d of size %lld",
                    (long long)index + 1, dim + 1, (long long)t->shape[dim]);
   t->data += index * t->stride[dim];
   for (int d = dim; d < t->ndim - 1; d++) {
@@ -223,7 +229,7 @@ int lc_infer_shape(const char *what, const lc_tensor *t, int ndim, int64_t *shap
   char a[200], b[200];
   int infer = -1;
   int64_t known = 1, n = lc_numel(t);
-  if (ndim > LC_MAX_DIMS)
+  if (ndim < 0 || ndim > LC_MAX_DIMS)
     return lc_fail(e, "%s: %d dimensions requested, at most %d are supported", what, ndim, LC_MAX_DIMS);
   for (int d = 0; d < ndim; d++) {
     if (shape[d] == -1) {
