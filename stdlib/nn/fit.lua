@@ -1,0 +1,283 @@
+-- The Keras-style model API, available on every module (Sequential or a single layer):
+--   model:compile{optimizer='adam', loss='sparse_categorical_crossentropy', metrics={'accuracy'}}
+--   local history = model:fit(x, y, {epochs=10, batch_size=32, validation_data={xv, yv}})
+--   local loss, acc = model:evaluate(x, y);  local p = model:predict(x)
+local T = require "luacnn"
+local Module = require "nn.module"
+local losses = require "nn.losses"
+local metrics = require "nn.metrics"
+local optim = require "optim"
+local shape = require "nn.shape"
+local History = require "train.history"
+
+local function bare(msg)
+  return (tostring(msg):gsub("^[^\n:]+:%d+: ", ""))
+end
+
+-- The innermost last layer, whose activation a fused loss would absorb.
+local function last_layer(model)
+  local m = model
+  while m.layers and #m.layers > 0 do m = m.layers[#m.layers] end
+  return m
+end
+
+function Module:compile(opts)
+  if type(opts) ~= "table" then error("compile: expected a table {optimizer=, loss=, metrics=}", 2) end
+  if opts.loss == nil then error("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'", 2) end
+  local ok, err = pcall(function()
+    self.optimizer = optim.get(opts.optimizer or "adam")
+    self.loss_fn = losses.get(opts.loss)
+    self.metrics = {}
+    for i, spec in ipairs(opts.metrics or {}) do self.metrics[i] = metrics.get(spec, self.loss_fn.name) end
+  end)
+  if not ok then error("compile: " .. bare(err), 2) end
+  -- A final softmax (sigmoid) followed by cross-entropy is trained as one step from the
+  -- pre-activation scores: the gradient softmax - onehot cannot overflow or vanish the
+  -- way 1/p does for a confident wrong prediction.
+  local fuse = losses.fuses_with[self.loss_fn.name]
+  local last = last_layer(self)
+  self._fused = fuse ~= nil and not self.loss_fn.from_logits and last.activation == fuse and last.preactivation ~= nil
+  self.compiled = true
+  return self
+end
+
+-- Checks x (and y) against the model before any work, at the caller's line.
+local function check_data(self, what, x, y, level)
+  level = level + 1
+  if not T.is_tensor(x) then error(string.format("%s: x must be a tensor, got %s", what, type(x)), level) end
+  if x:dim() < 1 then error(what .. ": x needs a sample dimension", level) end
+  if y ~= nil then
+    if not T.is_tensor(y) then error(string.format("%s: y must be a tensor, got %s", what, type(y)), level) end
+    if y:dim() < 1 or y:size(1) ~= x:size(1) then
+      error(string.format("%s: x has %d samples but y has %d", what, x:size(1), y:dim() > 0 and y:size(1) or 0), level)
+    end
+  end
+  if not self.built then
+    local ok, err = pcall(self.build, self, shape.sample(x))
+    if not ok then error(what .. ": " .. bare(err), level) end
+  elseif not shape.equal(shape.sample(x), self.input_shape) then
+    local msg = shape.check_input(x, self.input_shape)
+    error(string.format("%s: %s %s", what, self:describe(), msg), level)
+  end
+end
+
+-- Sparse labels must be class ids the model can output: checked once, naming the sample.
+local function check_labels(self, what, y, level)
+  if self.loss_fn.name ~= "sparse_categorical_crossentropy" then return end
+  local out = self:output_shape(self.input_shape)
+  local C = out[#out]
+  local bad = y:lt(0) + y:ge(C) + (y - y:floor()):ne(0)
+  if bad:max() > 0 then
+    local i = bad:argmax()
+    error(string.format("%s: label %g of sample %d is not a class id in 0..%d (the model has %d outputs)", what,
+                        y:view(-1)[i], i, C - 1, C), level + 1)
+  end
+end
+
+-- One optimization step on a batch; returns the batch's mean loss.
+function Module:train_step(xb, yb, params, grads)
+  self:zero_grad()
+  local out = self:forward(xb)
+  local lf, loss = self.loss_fn, nil
+  if self._fused then
+    local z = self:preactivation()
+    loss = lf:forward_logits(z, yb)
+    self:backward(xb, lf:backward_logits(z, yb), true)
+  else
+    loss = lf:forward(out, yb)
+    self:backward(xb, lf:backward(out, yb))
+  end
+  self.optimizer:step(params, grads)
+  return loss, out
+end
+
+-- Batch buffers by size, so gathering a shuffled batch allocates nothing per step.
+local function batch_buffer(cache, key, src, n)
+  local b = cache[key .. n]
+  if not b then
+    local s = src:size()
+    s[1] = n
+    b = T.empty(s)
+    cache[key .. n] = b
+  end
+  return b
+end
+
+local function logs_dict(logs)
+  local d = {}
+  for _, kv in ipairs(logs) do d[kv[1]] = kv[2] end
+  return d
+end
+
+local function call(cbs, name, ...)
+  local stop = false
+  for _, cb in ipairs(cbs) do
+    if cb[name] and cb[name](...) == true then stop = true end
+  end
+  return stop
+end
+
+-- fit(x, y, {epochs=1, batch_size=32, shuffle=true, validation_data={xv, yv},
+--            validation_split=0, callbacks={}, verbose=1, initial_epoch=0, on_nan='stop'})
+function Module:fit(x, y, opts)
+  opts = opts or {}
+  if not self.compiled then error("fit: compile the model first: model:compile{optimizer=..., loss=...}", 2) end
+  check_data(self, "fit", x, y, 2)
+  local epochs, bs = opts.epochs or 1, opts.batch_size or 32
+  if math.type(epochs) ~= "integer" or epochs < 0 then error("fit: epochs must be a non-negative integer", 2) end
+  if math.type(bs) ~= "integer" or bs < 1 then error("fit: batch_size must be a positive integer", 2) end
+  local val = opts.validation_data
+  if opts.validation_split and opts.validation_split > 0 then
+    if val then error("fit: give validation_data or validation_split, not both", 2) end
+    local n = x:size(1)
+    local nv = math.floor(n * opts.validation_split)
+    if nv < 1 or nv >= n then error("fit: validation_split leaves no training or no validation samples", 2) end
+    val = {x:narrow(1, n - nv + 1, nv), y:narrow(1, n - nv + 1, nv)}
+    x, y = x:narrow(1, 1, n - nv), y:narrow(1, 1, n - nv)
+  end
+  if val then
+    if type(val) ~= "table" or not T.is_tensor(val[1]) or not T.is_tensor(val[2]) then
+      error("fit: validation_data must be {x_val, y_val}", 2)
+    end
+    check_data(self, "fit (validation_data)", val[1], val[2], 2)
+  end
+  check_labels(self, "fit", y, 2)
+  if val then check_labels(self, "fit (validation_data)", val[2], 2) end
+
+  local Progress = require "train.progress"
+  local P, G = self:flatten_parameters()
+  local params, grads = {P}, {G}
+  local n = x:size(1)
+  local steps = (n + bs - 1) // bs
+  local verbose = opts.verbose ~= 0 and opts.verbose ~= false
+  local cbs = opts.callbacks or {}
+  local history = History.new()
+  local buffers = {}
+  local saved_input_grad = self.compute_input_grad
+  self.compute_input_grad = false  -- nothing upstream of the first layer needs it
+  call(cbs, "on_train_begin", self)
+  for epoch = (opts.initial_epoch or 0) + 1, epochs do
+    self:train()
+    local order = opts.shuffle == false and T.arange(1, n + 1) or T.randperm(n)
+    for _, m in ipairs(self.metrics) do m:reset() end
+    local progress = verbose and Progress.new{total = steps, epoch = epoch, epochs = epochs} or nil
+    local loss_sum, seen = 0, 0
+    local logs
+    local stopped_by_nan = false
+    for s = 1, steps do
+      local first = (s - 1) * bs + 1
+      local nb = math.min(bs, n - first + 1)
+      local idx = order:narrow(1, first, nb)
+      local xb = T.index_select(x, idx, batch_buffer(buffers, "x", x, nb))
+      local yb = T.index_select(y, idx, batch_buffer(buffers, "y", y, nb))
+      local ok, loss, out = pcall(self.train_step, self, xb, yb, params, grads)
+      if not ok then
+        self.compute_input_grad = saved_input_grad
+        error(string.format("fit: epoch %d, step %d: %s", epoch, s, bare(loss)), 2)
+      end
+      if loss ~= loss or loss == math.huge or loss == -math.huge then
+        local msg = string.format("fit: the loss became %s at epoch %d, step %d (learning rate too high, or inputs "
+                                  .. "not scaled?)", tostring(loss), epoch, s)
+        if opts.on_nan == "error" then
+          self.compute_input_grad = saved_input_grad
+          error(msg, 2)
+        elseif opts.on_nan ~= "continue" then
+          io.stderr:write(msg, "; training stopped\n")
+          stopped_by_nan = true
+          history.stopped = "nan"
+          break
+        end
+      end
+      loss_sum, seen = loss_sum + loss * nb, seen + nb
+      for _, m in ipairs(self.metrics) do m:update(out, yb) end
+      logs = {{"loss", loss_sum / seen}}
+      for _, m in ipairs(self.metrics) do logs[#logs + 1] = {m.name, m:result()} end
+      if progress then progress:update(s, logs) end
+      call(cbs, "on_batch_end", s, loss, self)
+    end
+    if stopped_by_nan then break end
+    logs = logs or {{"loss", 0 / 0}}
+    if val then
+      local v = {self:evaluate(val[1], val[2], {batch_size = math.max(bs, 256), verbose = 0})}
+      logs[#logs + 1] = {"val_loss", v[1]}
+      for i, m in ipairs(self.metrics) do logs[#logs + 1] = {"val_" .. m.name, v[i + 1]} end
+    end
+    history:append(epoch, logs)
+    if progress then progress:finish(logs) end
+    if call(cbs, "on_epoch_end", epoch, logs_dict(logs), self) then break end
+  end
+  self.compute_input_grad = saved_input_grad
+  self:train()
+  call(cbs, "on_train_end", history, self)
+  if opts.plot then history:plot(opts.plot) end
+  return history
+end
+
+-- evaluate(x, y[, {batch_size=256}]) -> loss, metric1, metric2, ... (in compile's order).
+-- Without arguments, evaluate() switches to evaluation mode (dropout off, batch norm
+-- uses its running statistics), as in Torch7; train() switches back.
+function Module:evaluate(x, y, opts)
+  if x == nil then return self:train(false) end
+  opts = opts or {}
+  if not self.compiled then error("evaluate: compile the model first", 2) end
+  check_data(self, "evaluate", x, y, 2)
+  check_labels(self, "evaluate", y, 2)
+  local bs = opts.batch_size or 256
+  local was_training = self.training
+  self:evaluate_mode()
+  local n = x:size(1)
+  local loss_sum = 0
+  for _, m in ipairs(self.metrics) do m:reset() end
+  for first = 1, n, bs do
+    local nb = math.min(bs, n - first + 1)
+    local xb, yb = x:narrow(1, first, nb), y:narrow(1, first, nb)
+    local ok, err = pcall(function()
+      local out = self:forward(xb)
+      local l
+      if self._fused then l = self.loss_fn:forward_logits(self:preactivation(), yb)
+      else l = self.loss_fn:forward(out, yb) end
+      loss_sum = loss_sum + l * nb
+      for _, m in ipairs(self.metrics) do m:update(out, yb) end
+    end)
+    if not ok then
+      self:train(was_training)
+      error("evaluate: " .. bare(err), 2)
+    end
+  end
+  self:train(was_training)
+  local res = {n > 0 and loss_sum / n or 0 / 0}
+  for _, m in ipairs(self.metrics) do res[#res + 1] = m:result() end
+  return table.unpack(res)
+end
+
+-- predict(x[, {batch_size=256}]) -> a new tensor of outputs for every sample
+function Module:predict(x, opts)
+  opts = opts or {}
+  check_data(self, "predict", x, nil, 2)
+  local bs = opts.batch_size or 256
+  local was_training = self.training
+  self:evaluate_mode()
+  local n, result = x:size(1), nil
+  for first = 1, n, bs do
+    local nb = math.min(bs, n - first + 1)
+    local ok, out = pcall(self.forward, self, x:narrow(1, first, nb))
+    if not ok then
+      self:train(was_training)
+      error("predict: " .. bare(out), 2)
+    end
+    if not result then
+      local s = out:size()
+      s[1] = n
+      result = T.empty(s)
+    end
+    result:narrow(1, first, nb):copy(out)
+  end
+  self:train(was_training)
+  return result
+end
+
+-- The mode switch under its other names: evaluate_mode(), and eval() as in PyTorch.
+Module.evaluate_mode = function(self) return self:train(false) end
+Module.eval = Module.evaluate_mode
+
+return Module

@@ -1,0 +1,41 @@
+-- The neural-network library: layers, containers, losses, metrics and the model API.
+--   local nn = require "nn"
+--   local model = nn.Sequential{nn.Flatten{input_shape={28,28}}, nn.Dense(128, {activation='relu'}),
+--                               nn.Dense(10, {activation='softmax'})}
+local dense = require "nn.dense"
+local activation = require "nn.activation"
+local reshape = require "nn.reshape"
+local losses = require "nn.losses"
+
+-- the model API and the summary extend Module itself
+require "nn.fit"
+require "nn.summary"
+
+local nn = {
+  Module = require "nn.module",
+  Sequential = require "nn.sequential",
+  Dense = dense.Dense,
+  Linear = dense.Linear,
+  Flatten = reshape.Flatten,
+  Reshape = reshape.Reshape,
+  Dropout = require("nn.dropout").Dropout,
+  losses = losses,
+  metrics = require "nn.metrics",
+  init = require "nn.init_weights",
+  gradcheck = require("nn.gradcheck").gradcheck,
+  class = require("nn.class").class,
+  is_a = require("nn.class").is_a,
+}
+
+for name, ctor in pairs(activation) do nn[name] = ctor end
+for name, cls in pairs(losses) do
+  if type(cls) == "table" and cls.class_name then nn[name] = cls end
+end
+nn.MSELoss = losses.MeanSquaredError
+nn.CrossEntropyLoss = function(opts)  -- PyTorch's name: takes logits
+  opts = opts or {}
+  opts.from_logits = true
+  return losses.SparseCategoricalCrossentropy(opts)
+end
+
+return nn

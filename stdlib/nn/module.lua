@@ -1,0 +1,164 @@
+-- The Module base class. Every layer is three things, as in torch/nn:
+--   forward(x)            computes the output from an input batch
+--   backward(x, dy)       returns the gradient w.r.t. x and ACCUMULATES (+=) the
+--                         gradients of the layer's parameters
+--   parameters()          the parameter tensors and their gradient tensors
+-- plus build(in_shape) (create parameters once the per-sample input shape is known),
+-- output_shape(in_shape) (shape arithmetic, used by summaries and early shape errors),
+-- train()/evaluate() (mode for dropout and batch norm) and __tostring.
+--
+-- Outputs and input gradients live in buffers the layer owns and reuses across steps
+-- (no allocation per training step): forward's result is valid until the next forward
+-- of that layer; clone() it to keep it. model:predict() returns fresh tensors.
+local T = require "luacnn"
+local class = require("nn.class").class
+local shape = require "nn.shape"
+
+local Module = class("Module")
+
+function Module:__init()
+  self.training = true
+  self.params = {}
+  self._buffers = {}
+end
+
+-- Declares a parameter: self[name] holds it, self["grad_" .. name] its gradient.
+function Module:register_parameter(name, value)
+  local known = false
+  for _, n in ipairs(self.params) do known = known or n == name end
+  if not known then table.insert(self.params, name) end
+  self[name] = value
+  self["grad_" .. name] = T.zeros_like(value)
+end
+
+-- Lists of parameter tensors and of their gradients, in a fixed order.
+function Module:parameters()
+  local ps, gs = {}, {}
+  for _, p in ipairs(self:named_parameters()) do
+    ps[#ps + 1], gs[#gs + 1] = p.value, p.grad
+  end
+  return ps, gs
+end
+
+-- {name = "2.weight", value = tensor, grad = tensor, module = m, field = "weight"} per parameter.
+function Module:named_parameters(prefix, out)
+  out = out or {}
+  for _, name in ipairs(self.params) do
+    out[#out + 1] = {name = (prefix or "") .. name, value = self[name], grad = self["grad_" .. name],
+                     module = self, field = name}
+  end
+  return out
+end
+
+function Module:num_parameters()
+  local n = 0
+  for _, p in ipairs(self:named_parameters()) do n = n + p.value:numel() end
+  return n
+end
+
+function Module:zero_grad()
+  if self._flat then
+    self._flat.grads:zero()
+    return
+  end
+  for _, p in ipairs(self:named_parameters()) do p.grad:zero() end
+end
+
+-- Moves every parameter (and gradient) into one flat tensor, so an optimizer updates
+-- the whole model in one kernel call; layers keep views into it. Returns params, grads.
+function Module:flatten_parameters()
+  if self._flat then return self._flat.params, self._flat.grads end
+  local list = self:named_parameters()
+  local total = 0
+  for _, p in ipairs(list) do total = total + p.value:numel() end
+  local P, G = T.empty{math.max(total, 1)}, T.zeros{math.max(total, 1)}
+  local off = 1
+  for _, p in ipairs(list) do
+    local n = p.value:numel()
+    local pv, gv = P:narrow(1, off, n):view(p.value:size()), G:narrow(1, off, n):view(p.value:size())
+    pv:copy(p.value)
+    gv:copy(p.grad)
+    p.module[p.field] = pv
+    p.module["grad_" .. p.field] = gv
+    off = off + n
+  end
+  self._flat = {params = P:narrow(1, 1, total), grads = G:narrow(1, 1, total)}
+  return self._flat.params, self._flat.grads
+end
+
+function Module:train(mode)
+  self.training = mode ~= false
+  return self
+end
+
+function Module:build(in_shape)
+  self.input_shape = shape.copy(in_shape)
+  self.built = true
+end
+
+function Module:output_shape(in_shape)
+  return shape.copy(in_shape)
+end
+
+function Module:forward()
+  error(self.class_name .. " does not define forward", 2)
+end
+
+function Module:backward()
+  error(self.class_name .. " does not define backward", 2)
+end
+
+-- Raises (at the caller of forward) unless x is a tensor batch whose per-sample shape is
+-- the layer's input shape; builds the layer from x on first use.
+function Module:check_input(x)
+  if not T.is_tensor(x) then
+    error(string.format("%s: expected a tensor, got %s", self:describe(), type(x)), 3)
+  end
+  if not self.built then
+    if x:dim() < 1 then error(self:describe() .. ": input needs a batch dimension", 3) end
+    self:build(shape.sample(x))
+    return
+  end
+  local s = self.input_shape
+  local ok = x:dim() == #s + 1
+  for i = 1, #s do
+    if not ok then break end
+    ok = x:size(i + 1) == s[i]
+  end
+  if not ok then error(self:describe() .. ": " .. shape.check_input(x, s), 3) end
+end
+
+-- A scratch tensor owned by the layer, reused while the shape stays the same.
+function Module:buffer(name, ...)
+  local b = self._buffers[name]
+  local n = select("#", ...)
+  if b and b:dim() == n then
+    local same = true
+    for i = 1, n do
+      if b:size(i) ~= select(i, ...) then
+        same = false
+        break
+      end
+    end
+    if same then return b end
+  end
+  b = T.empty(...)
+  self._buffers[name] = b
+  return b
+end
+
+-- Drops the scratch buffers (they are rebuilt on the next step).
+function Module:clear_buffers()
+  self._buffers = {}
+end
+
+-- One line: the layer's type and configuration, e.g. "Dense(784->128, relu)".
+function Module:describe()
+  return self.class_name
+end
+
+function Module:__tostring()
+  return self:describe()
+end
+
+return Module

@@ -1,0 +1,163 @@
+-- Sequential: layers applied one after another. A child's error is re-raised with its
+-- position, e.g. "Sequential[3] Dense(128->10, softmax): input has shape ...".
+local T = require "luacnn"
+local class = require("nn.class").class
+local is_a = require("nn.class").is_a
+local Module = require "nn.module"
+local shape = require "nn.shape"
+
+local Sequential = class("Sequential", Module)
+
+function Sequential:__init(layers)
+  Module.__init(self)
+  self.layers = {}
+  self.compute_input_grad = true
+  if layers ~= nil and type(layers) ~= "table" then
+    error("Sequential: expected a list of layers, got " .. type(layers), 3)
+  end
+  for i, layer in ipairs(layers or {}) do
+    if not is_a(layer, Module) then
+      error(string.format("Sequential: element %d is a %s, not a layer", i, type(layer)), 3)
+    end
+    self.layers[i] = layer
+  end
+  -- build at once when the first layer knows its input shape (Keras's input_shape=)
+  local first = self.layers[1]
+  if first and first.built then
+    local ok, err = pcall(self.build, self, first.input_shape)
+    if not ok then error(err, 3) end
+  end
+end
+
+-- Strips "file:line: " from a message raised inside the library.
+local function bare(msg)
+  msg = tostring(msg)
+  return (msg:gsub("^[^\n:]+:%d+: ", ""))
+end
+Sequential.bare_message = bare
+
+function Sequential:where(i, layer, msg)
+  msg = bare(msg)
+  -- a child container already named itself at the front of the message
+  local desc = layer:describe()
+  if msg:sub(1, #desc) == desc then msg = msg:sub(#desc + 1):gsub("^:? ?", "") end
+  return string.format("%s[%d] %s: %s", self.class_name, i, desc, msg)
+end
+
+function Sequential:add(layer)
+  if not is_a(layer, Module) then error("Sequential:add: expected a layer, got " .. type(layer), 2) end
+  self.layers[#self.layers + 1] = layer
+  self._flat = nil
+  if self.built then
+    local s = self:output_shape(self.input_shape, #self.layers - 1)
+    local ok, err = pcall(function() if not layer.built then layer:build(s) end end)
+    if not ok then error(self:where(#self.layers, layer, err), 2) end
+    self.out_shape = layer:output_shape(s)
+  end
+  return self
+end
+
+function Sequential:build(in_shape)
+  local s = shape.copy(in_shape)
+  for i, layer in ipairs(self.layers) do
+    local ok, err = pcall(function()
+      if not layer.built then
+        layer:build(s)
+      elseif not shape.equal(layer.input_shape, s) then
+        error(string.format("expects inputs of shape %s but the layer before gives %s",
+                            shape.str(layer.input_shape, "N"), shape.str(s, "N")), 0)
+      end
+      s = layer:output_shape(s)
+    end)
+    if not ok then error(self:where(i, layer, err), 0) end
+  end
+  Module.build(self, in_shape)
+  self.out_shape = s
+end
+
+-- Output shape after the first `upto` layers (all by default).
+function Sequential:output_shape(in_shape, upto)
+  local s = shape.copy(in_shape)
+  for i = 1, upto or #self.layers do
+    local ok, res = pcall(self.layers[i].output_shape, self.layers[i], s)
+    if not ok then error(self:where(i, self.layers[i], res), 0) end
+    s = res
+  end
+  return s
+end
+
+function Sequential:forward(x)
+  if #self.layers == 0 then error("Sequential: the model has no layers", 2) end
+  if not T.is_tensor(x) then error("Sequential: expected a tensor input, got " .. type(x), 2) end
+  if not self.built then
+    if x:dim() < 1 then error("Sequential: input needs a batch dimension", 2) end
+    local ok, err = pcall(self.build, self, shape.sample(x))
+    if not ok then error(err, 2) end
+  end
+  local inputs = self._inputs or {}
+  self._inputs = inputs
+  for i, layer in ipairs(self.layers) do
+    inputs[i] = x
+    local ok, out = pcall(layer.forward, layer, x)
+    if not ok then error(self:where(i, layer, out), 2) end
+    x = out
+  end
+  self.output = x
+  return x
+end
+
+function Sequential:preactivation()
+  local last = self.layers[#self.layers]
+  return last.preactivation and last:preactivation()
+end
+
+-- from_preactivation: dy is the gradient w.r.t. the last layer's pre-activation (fused loss).
+function Sequential:backward(x, dy, from_preactivation)
+  local inputs = self._inputs
+  if not inputs or inputs[1] ~= x then
+    error("Sequential:backward: call forward with the same input first", 2)
+  end
+  for i = #self.layers, 1, -1 do
+    local layer = self.layers[i]
+    if i == 1 then layer.compute_input_grad = self.compute_input_grad end
+    local ok, res = pcall(layer.backward, layer, inputs[i], dy, from_preactivation and i == #self.layers)
+    if not ok then error(self:where(i, layer, res), 2) end
+    dy = res
+  end
+  self.grad_input = dy
+  return dy
+end
+
+function Sequential:named_parameters(prefix, out)
+  out = out or {}
+  for i, layer in ipairs(self.layers) do
+    layer:named_parameters((prefix or "") .. i .. ".", out)
+  end
+  return out
+end
+
+function Sequential:train(mode)
+  self.training = mode ~= false
+  for _, layer in ipairs(self.layers) do layer:train(mode) end
+  return self
+end
+
+function Sequential:clear_buffers()
+  for _, layer in ipairs(self.layers) do layer:clear_buffers() end
+end
+
+function Sequential:describe()
+  return self.class_name
+end
+
+function Sequential:__tostring()
+  local lines = {self.class_name .. " {"}
+  for i, layer in ipairs(self.layers) do
+    local s = tostring(layer):gsub("\n", "\n  ")
+    lines[#lines + 1] = string.format("  [%d] %s", i, s)
+  end
+  lines[#lines + 1] = "}"
+  return table.concat(lines, "\n")
+end
+
+return Sequential

@@ -1,0 +1,62 @@
+-- Callbacks for fit(): tables with any of
+--   on_train_begin(model), on_epoch_end(epoch, logs, model) -> true to stop,
+--   on_batch_end(step, loss, model), on_train_end(history, model)
+-- logs maps names to values: logs.loss, logs.val_accuracy, ...
+local M = {}
+
+-- EarlyStopping{monitor='val_loss', patience=0, min_delta=0, mode='auto', restore_best_weights=false}
+function M.EarlyStopping(opts)
+  opts = opts or {}
+  local monitor = opts.monitor or "val_loss"
+  local patience = opts.patience or 0
+  local min_delta = math.abs(opts.min_delta or 0)
+  local mode = opts.mode or "auto"
+  if mode == "auto" then mode = (monitor:find("acc") and "max") or "min" end
+  if mode ~= "min" and mode ~= "max" then error("EarlyStopping: mode must be 'min', 'max' or 'auto'", 2) end
+  local cb = {monitor = monitor, best = nil, wait = 0, stopped_epoch = nil}
+  local function better(v, best)
+    if best == nil then return true end
+    if mode == "min" then return v < best - min_delta end
+    return v > best + min_delta
+  end
+  function cb.on_train_begin()
+    cb.best, cb.wait, cb.stopped_epoch, cb.best_weights = nil, 0, nil, nil
+  end
+  function cb.on_epoch_end(epoch, logs, model)
+    local v = logs[monitor]
+    if v == nil then
+      error(string.format("EarlyStopping: no '%s' in the logs (have: %s)", monitor,
+                          table.concat((function() local k = {} for n in pairs(logs) do k[#k + 1] = n end table.sort(k) return k end)(), ", ")), 0)
+    end
+    if better(v, cb.best) then
+      cb.best, cb.wait, cb.best_epoch = v, 0, epoch
+      if opts.restore_best_weights then
+        local P = model:flatten_parameters()
+        cb.best_weights = P:clone()
+      end
+      return false
+    end
+    cb.wait = cb.wait + 1
+    if cb.wait > patience then
+      cb.stopped_epoch = epoch
+      if opts.verbose ~= false then
+        print(string.format("Early stopping at epoch %d: %s has not improved for %d epoch%s (best %.4f at epoch %d)",
+                            epoch, monitor, cb.wait, cb.wait == 1 and "" or "s", cb.best, cb.best_epoch))
+      end
+      if cb.best_weights then
+        local P = model:flatten_parameters()
+        P:copy(cb.best_weights)
+      end
+      return true
+    end
+    return false
+  end
+  return cb
+end
+
+-- LambdaCallback{on_epoch_end = function(epoch, logs, model) ... end, ...}
+function M.LambdaCallback(fns)
+  return fns
+end
+
+return M
