@@ -25,6 +25,9 @@ static const lc_tensor *unalias(lua_State *L, const lc_tensor *out, const lc_ten
 /* a op b where either may be a number; in place writes into a (which must then be a
  * tensor whose shape is the broadcast shape). */
 static int binary(lua_State *L, lc_binop op, int inplace) {
+  /* a closed tensor is reported as such, not as "expected a tensor or a number" */
+  for (int i = 1; i <= 2; i++)
+    if (luaL_testudata(L, i, LC_TENSOR_MT)) lc_checktensor(L, i);
   lc_tensor *a = lc_totensor(L, 1), *b = lc_totensor(L, 2);
   lc_error e;
   if (!a && !b) {
@@ -188,6 +191,7 @@ static int f_allclose(lua_State *L) {
 /* t:op() -> number; t:op(dim[, keepdim]) -> tensor (and indices for max/min).
  * var/std take a third argument `unbiased` (default true). */
 static int reduce(lua_State *L, lc_redop op, int with_index) {
+  const char *what = with_index == 2 ? (op == LC_RMAX ? "argmax" : "argmin") : lc_redop_name(op);
   lc_tensor *t = lc_checktensor(L, 1);
   int correction = (op == LC_RVAR || op == LC_RSTD) && (lua_isnoneornil(L, 4) || lua_toboolean(L, 4)) ? 1 : 0;
   lc_error e;
@@ -202,7 +206,7 @@ static int reduce(lua_State *L, lc_redop op, int with_index) {
     lua_pushnumber(L, r);
     return 1;
   }
-  int d = lc_checkdim(L, 2, t->ndim, 0, lc_redop_name(op));
+  int d = lc_checkdim(L, 2, t->ndim, 0, what);
   int keepdim = lua_toboolean(L, 3);
   int64_t shape[LC_MAX_DIMS];
   int n = 0;
@@ -269,11 +273,13 @@ static lc_tensor **tensor_list(lua_State *L, int idx, const char *what, int *cou
   luaL_argexpected(L, lua_istable(L, idx), idx, "list of tensors");
   lua_Integer n = luaL_len(L, idx);
   if (n <= 0) luaL_error(L, "%s: the list of tensors is empty", what);
-  if (n > (1 << 24)) luaL_error(L, "%s: too many tensors (%d)", what, (int)n);
+  if (n > (1 << 24)) luaL_error(L, "%s: too many tensors (%I)", what, n);
   lc_tensor **list = lua_newuserdatauv(L, sizeof(lc_tensor *) * (size_t)n, 0);
   for (int i = 0; i < n; i++) {
     lua_geti(L, idx, i + 1);
     list[i] = lc_totensor(L, -1);
+    if (!list[i] && luaL_testudata(L, -1, LC_TENSOR_MT))
+      luaL_error(L, "%s: tensor %d of the list was freed (closed) and cannot be used", what, i + 1);
     if (!list[i]) luaL_error(L, "%s: element %d of the list is a %s, expected a tensor", what, i + 1, luaL_typename(L, -1));
     lua_pop(L, 1);  /* the list keeps it alive */
   }
@@ -284,10 +290,16 @@ static lc_tensor **tensor_list(lua_State *L, int idx, const char *what, int *cou
 static int join(lua_State *L, int stack) {
   const char *what = stack ? "stack" : "cat";
   int n;
+  lua_settop(L, 2);  /* the scratch list below must not land where the optional dim is read */
   lc_tensor **list = tensor_list(L, 1, what, &n);
   const lc_tensor *first = list[0];
   int ndim = first->ndim + stack;
   if (ndim == 0) luaL_error(L, "%s: 0-dimensional tensors cannot be concatenated; use stack", what);
+  if (ndim > LC_MAX_DIMS) {
+    char s[200];
+    luaL_error(L, "%s: stacking tensors of shape %s would need %d dimensions, at most %d are supported", what,
+               lc_shape_str(s, sizeof s, first->ndim, first->shape), ndim, LC_MAX_DIMS);
+  }
   int d = lua_isnoneornil(L, 2) ? 0 : lc_checkdim(L, 2, first->ndim, stack, what);
   int64_t shape[LC_MAX_DIMS];
   char x[200], y[200];
@@ -374,16 +386,24 @@ static int f_set_rng_state(lua_State *L) {
   return 0;
 }
 
+/* Reads the shape of a new tensor and checks its sizes, so that errors name `what`. */
+static int check_new_shape(lua_State *L, int idx, int64_t *shape, const char *what) {
+  int ndim = lc_checkshape(L, idx, shape, what);
+  lc_error e;
+  if (lc_check_shape(what, ndim, shape, NULL, &e)) lc_raise(L, &e);
+  return ndim;
+}
+
 static int f_rand(lua_State *L) {
   int64_t shape[LC_MAX_DIMS];
-  int ndim = lc_checkshape(L, 1, shape, "rand");
+  int ndim = check_new_shape(L, 1, shape, "rand");
   lc_rng_fill_uniform(&lc_ctx_of(L)->rng, lc_pushtensor(L, ndim, shape), 0.0f, 1.0f);
   return 1;
 }
 
 static int f_randn(lua_State *L) {
   int64_t shape[LC_MAX_DIMS];
-  int ndim = lc_checkshape(L, 1, shape, "randn");
+  int ndim = check_new_shape(L, 1, shape, "randn");
   lc_rng_fill_normal(&lc_ctx_of(L)->rng, lc_pushtensor(L, ndim, shape), 0.0f, 1.0f);
   return 1;
 }
@@ -392,9 +412,9 @@ static int f_randn(lua_State *L) {
 static int f_randint(lua_State *L) {
   lua_Integer lo = luaL_checkinteger(L, 1), hi = luaL_checkinteger(L, 2);
   int64_t shape[LC_MAX_DIMS];
-  int ndim = lc_checkshape(L, 3, shape, "randint");
+  int ndim = check_new_shape(L, 3, shape, "randint");
   lc_error e;
-  if (hi <= lo) luaL_error(L, "randint: empty range [%d, %d)", (int)lo, (int)hi);
+  if (hi <= lo) luaL_error(L, "randint: empty range [%I, %I)", lo, hi);
   if (lc_rng_fill_int(&lc_ctx_of(L)->rng, lc_pushtensor(L, ndim, shape), lo, hi, &e)) return lc_raise(L, &e);
   return 1;
 }
@@ -402,7 +422,7 @@ static int f_randint(lua_State *L) {
 /* randperm(n): a random ordering of 1..n */
 static int f_randperm(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
-  if (n < 0 || n > (1 << 24)) luaL_error(L, "randperm: n must be in 0..2^24, got %d", (int)n);
+  if (n < 0 || n > (1 << 24)) luaL_error(L, "randperm: n must be in 0..2^24, got %I", n);
   int64_t shape = n;
   lc_rng_permutation(&lc_ctx_of(L)->rng, lc_pushtensor(L, 1, &shape), 1);
   return 1;

@@ -37,11 +37,27 @@ static lc_tensor *new_udata(lua_State *L) {
   return t;
 }
 
+/* The name the running C function was called by ("zeros", "clone", "add" for __add),
+ * as luaL_argerror finds it, so an allocation failure deep in a helper still names
+ * the operation the script wrote. */
+static const char *called_as(lua_State *L) {
+  lua_Debug ar;
+  if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name) return ar.name;
+  return "tensor";
+}
+
 lc_tensor *lc_pushtensor(lua_State *L, int ndim, const int64_t *shape) {
   lc_ctx *ctx = lc_ctx_of(L);
   lc_error e;
   lc_tensor *t = new_udata(L);
-  if (lc_tensor_init(t, ctx->alloc, ndim, shape, &e)) lc_raise(L, &e);
+  if (lc_tensor_init(t, ctx->alloc, ndim, shape, &e)) {
+    const char *what = called_as(L);
+    if (lc_check_shape(what, ndim, shape, NULL, &e) == 0) {  /* a valid shape: out of memory */
+      char s[256];
+      luaL_error(L, "%s: shape %s: %s", what, lc_shape_str(s, sizeof s, ndim, shape), e.msg);
+    }
+    lc_raise(L, &e);
+  }
   ctx->live_tensors++;
   ctx->gc_pending += t->storage->bytes;
   if (ctx->gc_pending >= LC_GC_STEP_BYTES) {
@@ -77,7 +93,7 @@ int lc_checkshape(lua_State *L, int idx, int64_t *shape, const char *what) {
   int ndim = 0;
   if (lua_istable(L, idx)) {
     lua_Integer n = luaL_len(L, idx);
-    if (n > LC_MAX_DIMS) luaL_error(L, "%s: %d dimensions requested, at most %d are supported", what, (int)n, LC_MAX_DIMS);
+    if (n > LC_MAX_DIMS) luaL_error(L, "%s: %I dimensions requested, at most %d are supported", what, n, LC_MAX_DIMS);
     for (int d = 0; d < n; d++) {
       lua_geti(L, idx, d + 1);
       int ok;
@@ -108,8 +124,8 @@ int lc_checkdim(lua_State *L, int idx, int ndim, int ndim_extra, const char *wha
   if (d < 0) d += range + 1;
   if (d < 1 || d > range) {
     if (range == 0) luaL_error(L, "%s: a 0-dimensional tensor has no dimensions", what);
-    luaL_error(L, "%s: dimension %d out of range (the tensor has %d dimension%s)", what, (int)lua_tointeger(L, idx),
-               ndim, ndim == 1 ? "" : "s");
+    luaL_error(L, "%s: dimension %I out of range (the tensor has %d dimension%s)", what,
+               (lua_Integer)lua_tointeger(L, idx), ndim, ndim == 1 ? "" : "s");
   }
   return (int)d - 1;
 }
@@ -131,27 +147,44 @@ static int size_tostring(lua_State *L) {
   return 1;
 }
 
-/* 1-based (negative from the end) index into a dim of the given size, returned 0-based. */
-static int64_t check_index(lua_State *L, lua_Integer i, int64_t size, int dim) {
-  if (i < 0) i += size + 1;
+/* 1-based (negative from the end) index into a dim of the given size, returned 0-based.
+ * The message shows the index as the script wrote it. */
+static int64_t check_index(lua_State *L, lua_Integer given, int64_t size, int dim, const char *what) {
+  lua_Integer i = given < 0 ? given + size + 1 : given;
   if (i < 1 || i > size)
-    luaL_error(L, "index %d out of range for dimension %d of size %d%s", (int)i, dim + 1, (int)size,
-               i == 0 ? " (indices start at 1)" : "");
+    luaL_error(L, "%s: %I is out of range for dimension %d of size %I%s", what, given, dim + 1, (lua_Integer)size,
+               given == 0 ? " (indices start at 1)" : "");
   return i - 1;
+}
+
+/* An index given as a number: integers, and floats with an integral value (t[n/2]). */
+static lua_Integer check_integer_key(lua_State *L, int idx, const char *what) {
+  int ok;
+  lua_Integer i = lua_tointegerx(L, idx, &ok);
+  if (!ok) luaL_error(L, "%s: %s is not an integer index", what, lua_tostring(L, idx));
+  return i;
 }
 
 /* ---- creation ---- */
 
+/* Reads the shape of a new tensor and checks its sizes, so that errors name `what`. */
+static int check_new_shape(lua_State *L, int idx, int64_t *shape, const char *what) {
+  int ndim = lc_checkshape(L, idx, shape, what);
+  lc_error e;
+  if (lc_check_shape(what, ndim, shape, NULL, &e)) lc_raise(L, &e);
+  return ndim;
+}
+
 static int f_empty(lua_State *L) {
   int64_t shape[LC_MAX_DIMS];
-  int ndim = lc_checkshape(L, 1, shape, "empty");
+  int ndim = check_new_shape(L, 1, shape, "empty");
   lc_pushtensor(L, ndim, shape);
   return 1;
 }
 
 static int fill_new(lua_State *L, float v, const char *what) {
   int64_t shape[LC_MAX_DIMS];
-  int ndim = lc_checkshape(L, 1, shape, what);
+  int ndim = check_new_shape(L, 1, shape, what);
   lc_tensor *t = lc_pushtensor(L, ndim, shape);
   lc_fill(t, v);
   return 1;
@@ -163,7 +196,7 @@ static int f_ones(lua_State *L) { return fill_new(L, 1.0f, "ones"); }
 static int f_full(lua_State *L) {
   int64_t shape[LC_MAX_DIMS];
   luaL_checktype(L, 1, LUA_TTABLE);
-  int ndim = lc_checkshape(L, 1, shape, "full");
+  int ndim = check_new_shape(L, 1, shape, "full");
   float v = (float)luaL_checknumber(L, 2);
   lc_fill(lc_pushtensor(L, ndim, shape), v);
   return 1;
@@ -189,10 +222,14 @@ static int f_arange(lua_State *L) {
     stop = luaL_checknumber(L, 2);
     step = luaL_optnumber(L, 3, 1);
   }
-  if (step == 0 || isnan(step)) luaL_error(L, "arange: step must not be zero");
+  if (!isfinite(start) || !isfinite(stop) || !isfinite(step))
+    luaL_error(L, "arange: start, end and step must be finite (got %f, %f, %f)", (lua_Number)start, (lua_Number)stop,
+               (lua_Number)step);
+  if (step == 0) luaL_error(L, "arange: step must not be zero");
   double count = ceil((stop - start) / step);
   if (!(count >= 0)) count = 0;
-  if (count > (double)LC_MAX_NUMEL) luaL_error(L, "arange: %g elements are too many", count);
+  if (count > (double)LC_MAX_NUMEL)
+    luaL_error(L, "arange: %f elements are more than 2^40", (lua_Number)count);
   int64_t n = (int64_t)count;
   lc_tensor *t = lc_pushtensor(L, 1, &n);
   for (int64_t i = 0; i < n; i++) t->data[i] = (float)(start + (double)i * step);
@@ -202,7 +239,7 @@ static int f_arange(lua_State *L) {
 static int f_linspace(lua_State *L) {
   double a = luaL_checknumber(L, 1), b = luaL_checknumber(L, 2);
   lua_Integer n = luaL_checkinteger(L, 3);
-  if (n < 0 || n > LC_MAX_NUMEL) luaL_error(L, "linspace: count %d must be non-negative", (int)n);
+  if (n < 0 || n > LC_MAX_NUMEL) luaL_error(L, "linspace: count %I must be in 0..2^40", n);
   int64_t shape = n;
   lc_tensor *t = lc_pushtensor(L, 1, &shape);
   for (int64_t i = 0; i < n; i++) t->data[i] = (float)(n == 1 ? a : a + (b - a) * (double)i / (double)(n - 1));
@@ -212,6 +249,8 @@ static int f_linspace(lua_State *L) {
 static int f_eye(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1), m = luaL_optinteger(L, 2, n);
   int64_t shape[2] = {n, m};
+  lc_error e;
+  if (lc_check_shape("eye", 2, shape, NULL, &e)) lc_raise(L, &e);
   lc_tensor *t = lc_pushtensor(L, 2, shape);
   lc_fill(t, 0);
   for (int64_t i = 0; i < n && i < m; i++) t->data[i * m + i] = 1;
@@ -235,8 +274,8 @@ static void nested_shape(lua_State *L, int idx, int *ndim, int64_t *shape) {
 static void nested_fill(lua_State *L, int idx, int depth, int ndim, const int64_t *shape, float **out, int64_t *pos) {
   lua_Integer n = luaL_len(L, idx);
   if (n != shape[depth])
-    luaL_error(L, "tensor: ragged nested table: a list at depth %d has %d elements, expected %d", depth + 1, (int)n,
-               (int)shape[depth]);
+    luaL_error(L, "tensor: ragged nested table: a list at depth %d has %I elements, expected %I", depth + 1, n,
+               (lua_Integer)shape[depth]);
   for (lua_Integer i = 1; i <= n; i++) {
     lua_geti(L, idx, i);
     if (depth + 1 < ndim) {
@@ -329,8 +368,8 @@ static int m_item(lua_State *L) {
   lc_tensor *t = lc_checktensor(L, 1);
   if (lc_numel(t) != 1) {
     char s[200];
-    luaL_error(L, "item: tensor of shape %s has %d elements, expected exactly 1", lc_shape_str(s, sizeof s, t->ndim, t->shape),
-               (int)lc_numel(t));
+    luaL_error(L, "item: tensor of shape %s has %I elements, expected exactly 1", lc_shape_str(s, sizeof s, t->ndim, t->shape),
+               (lua_Integer)lc_numel(t));
   }
   lua_pushnumber(L, t->data[0]);
   return 1;
@@ -341,7 +380,8 @@ static float *element(lua_State *L, lc_tensor *t, int idx, int nidx, const char 
   if (nidx != t->ndim)
     luaL_error(L, "%s: %d indices given for a %d-dimensional tensor", what, nidx, t->ndim);
   int64_t off = 0;
-  for (int d = 0; d < t->ndim; d++) off += check_index(L, luaL_checkinteger(L, idx + d), t->shape[d], d) * t->stride[d];
+  for (int d = 0; d < t->ndim; d++)
+    off += check_index(L, luaL_checkinteger(L, idx + d), t->shape[d], d, what) * t->stride[d];
   return t->data + off;
 }
 
@@ -463,7 +503,12 @@ static int m_permute(lua_State *L) {
   int n = lc_checkshape(L, 2, dims, "permute");
   if (n != t->ndim) luaL_error(L, "permute: %d dimensions given for a %d-dimensional tensor", n, t->ndim);
   int perm[LC_MAX_DIMS];
-  for (int d = 0; d < n; d++) perm[d] = (int)(dims[d] < 0 ? dims[d] + n : dims[d] - 1);
+  for (int d = 0; d < n; d++) {
+    if (dims[d] == 0 || dims[d] < -n || dims[d] > n)
+      luaL_error(L, "permute: dimension %I at position %d out of range for a %d-dimensional tensor",
+                 (lua_Integer)dims[d], d + 1, n);
+    perm[d] = (int)(dims[d] < 0 ? dims[d] + n : dims[d] - 1);
+  }
   lc_tensor v = *t;
   lc_error e;
   if (lc_view_permute(&v, perm, &e)) return lc_raise(L, &e);
@@ -486,7 +531,7 @@ static int m_narrow(lua_State *L) {
 static int m_select(lua_State *L) {
   lc_tensor *t = lc_checktensor(L, 1);
   int d = lc_checkdim(L, 2, t->ndim, 0, "select");
-  int64_t i = check_index(L, luaL_checkinteger(L, 3), t->shape[d], d);
+  int64_t i = check_index(L, luaL_checkinteger(L, 3), t->shape[d], d, "select");
   lc_tensor v = *t;
   lc_view_select(&v, d, i, NULL);
   lc_pushview(L, &v);
@@ -548,33 +593,43 @@ static int m_flatten(lua_State *L) {
  * {a, b} keeps a..b inclusive and {a, b, step} every step-th; negative counts from the end. */
 static void slice_view(lua_State *L, int key, lc_tensor *v) {
   lua_Integer n = luaL_len(L, key);
-  if (n > v->ndim) luaL_error(L, "index: %d index entries for a %d-dimensional tensor", (int)n, v->ndim);
+  if (n > v->ndim) luaL_error(L, "index: %I index entries for a %d-dimensional tensor", n, v->ndim);
   int d = 0;
   lc_error e;
   for (lua_Integer k = 1; k <= n; k++) {
     int ty = lua_geti(L, key, k);
     if (ty == LUA_TNUMBER) {
-      int64_t i = check_index(L, lua_tointeger(L, -1), v->shape[d], d);
+      int64_t i = check_index(L, check_integer_key(L, -1, "index"), v->shape[d], d, "index");
       lc_view_select(v, d, i, NULL);
     } else if (ty == LUA_TTABLE) {
       int spec = lua_gettop(L);
       lua_Integer len = luaL_len(L, spec);
       int64_t size = v->shape[d];
       lua_Integer a = 1, b = size, step = 1;
-      if (len >= 1) { lua_geti(L, spec, 1); a = luaL_checkinteger(L, -1); lua_pop(L, 1); }
-      if (len >= 2) { lua_geti(L, spec, 2); b = luaL_checkinteger(L, -1); lua_pop(L, 1); }
+      if (len > 3) luaL_error(L, "index: entry %I has %I numbers; use {}, {i}, {first, last} or {first, last, step}", k, len);
+      lua_Integer spec_v[3];
+      for (int q = 0; q < len; q++) {
+        lua_geti(L, spec, q + 1);
+        int ok;
+        spec_v[q] = lua_tointegerx(L, -1, &ok);
+        if (!ok) luaL_error(L, "index: entry %I: element %d is a %s, expected an integer", k, q + 1, luaL_typename(L, -1));
+        lua_pop(L, 1);
+      }
+      if (len >= 1) a = spec_v[0];
+      if (len >= 2) b = spec_v[1];
       else if (len == 1) b = a;
-      if (len >= 3) { lua_geti(L, spec, 3); step = luaL_checkinteger(L, -1); lua_pop(L, 1); }
+      if (len >= 3) step = spec_v[2];
+      lua_Integer a_given = a, b_given = b;
       if (a < 0) a += size + 1;
       if (b < 0) b += size + 1;
-      if (step < 1) luaL_error(L, "index: step %d in entry %d must be at least 1", (int)step, (int)k);
+      if (step < 1) luaL_error(L, "index: step %I in entry %I must be at least 1", step, k);
       if (a < 1 || b > size || (a > b + 1))
-        luaL_error(L, "index: range %d..%d is outside dimension %d of size %d", (int)a, (int)b, d + 1, (int)size);
+        luaL_error(L, "index: range %I..%I is outside dimension %d of size %I", a_given, b_given, d + 1, (lua_Integer)size);
       int64_t count = b >= a ? (b - a) / step + 1 : 0;
       if (lc_view_slice(v, d, a - 1, count, step, &e)) lc_raise(L, &e);
       d++;
     } else {
-      luaL_error(L, "index: entry %d is a %s; use a number, {} or {first, last[, step]}", (int)k, luaL_typename(L, -1));
+      luaL_error(L, "index: entry %I is a %s; use a number, {} or {first, last[, step]}", k, luaL_typename(L, -1));
     }
     lua_pop(L, 1);
   }
@@ -588,9 +643,9 @@ static int m_index(lua_State *L) {
   }
   lc_tensor *t = lc_checktensor(L, 1);
   lc_tensor v = *t;
-  if (lua_isinteger(L, 2)) {
+  if (lua_type(L, 2) == LUA_TNUMBER) {
     if (t->ndim == 0) luaL_error(L, "index: a 0-dimensional tensor cannot be indexed; use item()");
-    int64_t i = check_index(L, lua_tointeger(L, 2), t->shape[0], 0);
+    int64_t i = check_index(L, check_integer_key(L, 2, "index"), t->shape[0], 0, "index");
     if (t->ndim == 1) {
       lua_pushnumber(L, t->data[i * t->stride[0]]);
       return 1;
@@ -609,9 +664,9 @@ static int m_index(lua_State *L) {
 static int m_newindex(lua_State *L) {
   lc_tensor *t = lc_checktensor(L, 1);
   lc_tensor v = *t;
-  if (lua_isinteger(L, 2)) {
+  if (lua_type(L, 2) == LUA_TNUMBER) {
     if (t->ndim == 0) luaL_error(L, "index: a 0-dimensional tensor cannot be indexed; use fill()");
-    lc_view_select(&v, 0, check_index(L, lua_tointeger(L, 2), t->shape[0], 0), NULL);
+    lc_view_select(&v, 0, check_index(L, check_integer_key(L, 2, "index"), t->shape[0], 0, "index"), NULL);
   } else if (lua_istable(L, 2)) {
     slice_view(L, 2, &v);
   } else {

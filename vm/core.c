@@ -29,7 +29,7 @@ static int ctx_gc(lua_State *L) {
 
 static int f_set_num_threads(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
-  if (n < 1 || n > 1024) luaL_error(L, "set_num_threads: %d is not a valid thread count (1..1024)", (int)n);
+  if (n < 1 || n > 1024) luaL_error(L, "set_num_threads: %I is not a valid thread count (1..1024)", n);
   lua_pushinteger(L, lc_set_threads((int)n));
   return 1;
 }
