@@ -20,6 +20,8 @@
 #define LC_IDX_CHUNK ((size_t)1 << 20)
 /* First size of the buffer a compressed payload is decompressed into; it doubles. */
 #define LC_IDX_FIRST_BUFFER ((size_t)1 << 20)
+/* zlib's input buffer (default 8 KiB): larger means fewer read() calls. */
+#define LC_IDX_GZ_BUFFER (1u << 18)
 /* gzread takes an unsigned length and returns an int: never ask for more than this. */
 #define LC_IDX_MAX_GZREAD ((size_t)1 << 30)
 
@@ -207,6 +209,7 @@ int lc_idx_open(const char *path, lc_idx_file **out, lc_error *e) {
     return fail_close(f, out);
   }
   f->gz = gz;
+  gzbuffer(gz, LC_IDX_GZ_BUFFER);
 
   unsigned char head[4 + 4 * LC_MAX_DIMS];
   int64_t got = gz_read_full(gz, head, 4);
