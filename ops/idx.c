@@ -249,12 +249,14 @@ int lc_idx_open(const char *path, lc_idx_file **out, lc_error *e) {
     return fail_close(f, out);
   }
   /* The product is bounded ignoring zero sizes, so that [0, 2^32-1, 2^32-1] (no elements,
-   * but strides past int64) is refused like any other absurd shape. */
-  int64_t numel = 1, bound = 1;
+   * but strides past int64) is refused like any other absurd shape. Each step checks
+   * before it multiplies, so nothing overflows. */
+  int64_t bound = 1;
+  int empty = 0;
   for (int d = 0; d < f->ndim; d++) {
     int64_t s = be32(head + 4 + 4 * d);
     f->shape[d] = s;
-    numel *= s;
+    if (s == 0) empty = 1;
     if (s > 1) {
       if (bound > LC_MAX_NUMEL / s) {
         char dims[160];
@@ -266,8 +268,8 @@ int lc_idx_open(const char *path, lc_idx_file **out, lc_error *e) {
       bound *= s;
     }
   }
-  f->numel = numel;
-  size_t need = (size_t)numel * (size_t)esize;
+  f->numel = empty ? 0 : bound;
+  size_t need = (size_t)f->numel * (size_t)esize;
   char desc[200], dims[160];
   snprintf(desc, sizeof desc, "%s %s", dims_str(dims, sizeof dims, f->ndim, f->shape), lc_idx_type_name(f->type));
 

@@ -93,7 +93,7 @@ describe("T.load_idx / T.save_idx", function()
 
   it("checks its arguments", function()
     local cases = {
-      { function() T.save_idx(path("x"), T.tensor(1)) end, "0-dimensional" },
+      { function() T.save_idx(path("x"), T.zeros({})) end, "0-dimensional" },
       { function() T.save_idx(path("x"), T.zeros(2), "int16") end, "invalid option 'int16'" },
       { function() T.save_idx(path("x"), 3) end, "tensor expected" },
       { function() T.save_idx(tmpdir .. "/no/such/dir/x", T.zeros(2)) end, "cannot create" },
