@@ -28,6 +28,10 @@ static inline lc_ctx *lc_ctx_of(lua_State *L) { return (lc_ctx *)lua_touserdata(
 
 /* Raises e's message as a Lua error at the calling script's line. */
 int lc_raise(lua_State *L, const lc_error *e);
+/* luaL_error, positioned at the nearest Lua function on the stack rather than at level 1:
+ * a C function between the script and the binding (the string library's arithmetic
+ * fallback for "x" - t, or pcall) would otherwise leave the message without a line. */
+int lc_script_error(lua_State *L, const char *fmt, ...);
 
 /* Tensor arguments */
 lc_tensor *lc_checktensor(lua_State *L, int idx);

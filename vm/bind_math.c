@@ -24,17 +24,26 @@ static const lc_tensor *unalias(lua_State *L, const lc_tensor *out, const lc_ten
 
 /* a op b where either may be a number; in place writes into a (which must then be a
  * tensor whose shape is the broadcast shape). */
+/* Errors here use lc_script_error: binary() is also reached from the string library's
+ * arithmetic metamethods ("x" - t), a C caller that luaL_error would report as the
+ * position. */
 static int binary(lua_State *L, lc_binop op, int inplace) {
+  const char *name = lc_binop_name(op);
   /* a closed tensor is reported as such, not as "expected a tensor or a number" */
-  for (int i = 1; i <= 2; i++)
-    if (luaL_testudata(L, i, LC_TENSOR_MT)) lc_checktensor(L, i);
+  for (int i = 1; i <= 2; i++) {
+    lc_tensor *t = luaL_testudata(L, i, LC_TENSOR_MT);
+    if (t && !t->storage)
+      lc_script_error(L, "%s%s: argument %d is a tensor that was freed (closed) and cannot be used", name,
+                      inplace ? "_" : "", i);
+  }
   lc_tensor *a = lc_totensor(L, 1), *b = lc_totensor(L, 2);
   lc_error e;
-  if (!a && !b) {
-    luaL_checkudata(L, lua_isuserdata(L, 1) ? 1 : 2, LC_TENSOR_MT);  /* raises a type error */
-    lc_checktensor(L, lua_isuserdata(L, 1) ? 1 : 2);                  /* or "freed" */
-  }
-  if (inplace && !a) lc_checktensor(L, 1);
+  if (!a && !b)
+    lc_script_error(L, "%s%s: expected a tensor operand, got %s and %s", name, inplace ? "_" : "", luaL_typename(L, 1),
+                    luaL_typename(L, 2));
+  if (inplace && !a)
+    lc_script_error(L, "%s_: writes into its first argument, which must be a tensor (got %s)", name,
+                    luaL_typename(L, 1));
   if (a && b) {
     int ndim;
     int64_t shape[LC_MAX_DIMS];
@@ -44,7 +53,7 @@ static int binary(lua_State *L, lc_binop op, int inplace) {
       out = a;
       if (ndim != a->ndim || memcmp(shape, a->shape, sizeof(int64_t) * (size_t)ndim)) {
         char x[200], y[200];
-        luaL_error(L, "%s_: result shape %s does not fit the tensor written in place %s", lc_binop_name(op),
+        lc_script_error(L, "%s_: result shape %s does not fit the tensor written in place %s", name,
                    lc_shape_str(x, sizeof x, ndim, shape), lc_shape_str(y, sizeof y, a->ndim, a->shape));
       }
       b = (lc_tensor *)unalias(L, out, b);
@@ -61,7 +70,7 @@ static int binary(lua_State *L, lc_binop op, int inplace) {
   int ok;
   lua_Number s = lua_tonumberx(L, sidx, &ok);
   if (!ok)
-    luaL_error(L, "%s: expected a tensor or a number, got %s", lc_binop_name(op), luaL_typename(L, sidx));
+    lc_script_error(L, "%s: expected a tensor or a number, got %s", name, luaL_typename(L, sidx));
   lc_tensor *out;
   if (inplace) {
     out = t;
@@ -188,6 +197,15 @@ static int f_allclose(lua_State *L) {
 
 /* ---- reductions ---- */
 
+/* Raises a reduction kernel's error under the name the script used: the kernels know
+ * argmax only as max. */
+static int reduce_error(lua_State *L, lc_redop op, const char *what, const lc_error *e) {
+  size_t n = strlen(lc_redop_name(op));
+  if (strcmp(what, lc_redop_name(op)) && !strncmp(e->msg, lc_redop_name(op), n) && e->msg[n] == ':')
+    return luaL_error(L, "%s%s", what, e->msg + n);
+  return lc_raise(L, e);
+}
+
 /* t:op() -> number; t:op(dim[, keepdim]) -> tensor (and indices for max/min).
  * var/std take a third argument `unbiased` (default true). */
 static int reduce(lua_State *L, lc_redop op, int with_index) {
@@ -198,7 +216,7 @@ static int reduce(lua_State *L, lc_redop op, int with_index) {
   if (lua_isnoneornil(L, 2)) {
     double r;
     int64_t idx;
-    if (lc_reduce_all(op, t, correction, &r, &idx, &e)) return lc_raise(L, &e);
+    if (lc_reduce_all(op, t, correction, &r, &idx, &e)) return reduce_error(L, op, what, &e);
     if (with_index == 2) {  /* argmax/argmin over all: the 1-based flat index */
       lua_pushinteger(L, idx + 1);
       return 1;
@@ -216,7 +234,7 @@ static int reduce(lua_State *L, lc_redop op, int with_index) {
   }
   lc_tensor *out = lc_pushtensor(L, n, shape);
   lc_tensor *idx = with_index ? lc_pushtensor(L, n, shape) : NULL;
-  if (lc_reduce_dim(op, out, idx, t, d, correction, 1.0f, &e)) return lc_raise(L, &e);
+  if (lc_reduce_dim(op, out, idx, t, d, correction, 1.0f, &e)) return reduce_error(L, op, what, &e);
   if (with_index == 2) {  /* argmax(dim): only the indices */
     lua_remove(L, -2);
     return 1;

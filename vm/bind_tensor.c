@@ -1,6 +1,7 @@
 /* Tensors as Lua userdata: creation, element access, views, printing, lifetime.
  * Lua indices and dims are 1-based (negative counts from the end); ops/ is 0-based. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,7 +12,24 @@
  * loops making many temporary tensors stay bounded without explicit collectgarbage(). */
 #define LC_GC_STEP_BYTES ((size_t)4 << 20)
 
-int lc_raise(lua_State *L, const lc_error *e) { return luaL_error(L, "%s", e->msg); }
+int lc_script_error(lua_State *L, const char *fmt, ...) {
+  lua_Debug ar;
+  int level = 1, found = 0;
+  while (!found && lua_getstack(L, level++, &ar)) {
+    lua_getinfo(L, "Sl", &ar);
+    found = ar.currentline > 0;
+  }
+  if (found) lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+  else lua_pushliteral(L, "");
+  va_list ap;
+  va_start(ap, fmt);
+  lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+int lc_raise(lua_State *L, const lc_error *e) { return lc_script_error(L, "%s", e->msg); }
 
 lc_tensor *lc_totensor(lua_State *L, int idx) {
   lc_tensor *t = luaL_testudata(L, idx, LC_TENSOR_MT);
