@@ -137,16 +137,19 @@ static int fail_close(lc_idx_file *f, lc_idx_file **out) {
   return -1;
 }
 
-/* Counts the bytes left in gz (after the payload). Returns -1 on a zlib error. */
-static int64_t count_rest(gzFile gz) {
+/* Counts the bytes left in gz (after the payload), stopping past `limit` so that a small
+ * file inflating to terabytes of trailing zeros is refused quickly. Returns -1 on a zlib
+ * error. */
+static int64_t count_rest(gzFile gz, int64_t limit) {
   unsigned char buf[65536];
   int64_t total = 0;
-  for (;;) {
+  while (total <= limit) {
     int got = gzread(gz, buf, sizeof buf);
     if (got < 0) return -1;
-    if (got == 0) return total;
+    if (got == 0) break;
     total += got;
   }
+  return total;
 }
 
 /* The payload of a compressed file: decompressed into f->payload, growing the buffer
@@ -172,8 +175,12 @@ static int read_compressed_payload(lc_idx_file *f, gzFile gz, size_t need, const
   if (have < need)
     return lc_fail(e, "%s: truncated: the header announces %s = %zu payload bytes, the decompressed file holds only %zu",
                    f->path, desc, need, have);
-  int64_t rest = count_rest(gz);  /* also makes zlib check the gzip CRC at the end */
+  int64_t limit = (int64_t)LC_IDX_CHUNK;
+  int64_t rest = count_rest(gz, limit);  /* also makes zlib check the gzip CRC at the end */
   if (rest < 0) return lc_fail(e, "%s: corrupt compressed data at the end: %s", f->path, gz_message(gz));
+  if (rest > limit)
+    return lc_fail(e, "%s: more than %lld trailing bytes after the %zu payload bytes of %s (not an IDX file, or a wrong header)",
+                   f->path, (long long)limit, need, desc);
   if (rest > 0)
     return lc_fail(e, "%s: %lld trailing byte%s after the %zu payload bytes of %s (not an IDX file, or a wrong header)",
                    f->path, (long long)rest, rest == 1 ? "" : "s", need, desc);

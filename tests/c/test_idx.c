@@ -194,6 +194,18 @@ static void test_corruptions(void) {
   write_gz(in_dir("trailing.gz"), buf, h + 7);
   CHECK_REFUSED(in_dir("trailing.gz"), "1 trailing byte after");
 
+  /* A small .gz inflating to far more trailing data than payload: refused without
+   * reading it all. */
+  {
+    gzFile gz = gzopen(in_dir("trailing-bomb.gz"), "wb9");
+    CHECK(gz != NULL, "gzopen");
+    static unsigned char zeros[1 << 16];
+    gzwrite(gz, buf, (unsigned)(h + 6));
+    for (int i = 0; i < 64; i++) gzwrite(gz, zeros, sizeof zeros);
+    gzclose(gz);
+    CHECK_REFUSED(in_dir("trailing-bomb.gz"), "more than 1048576 trailing bytes");
+  }
+
   unsigned char bad[sizeof buf];
   memcpy(bad, buf, sizeof buf);
   bad[0] = 0x01;
