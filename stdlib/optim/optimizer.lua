@@ -48,9 +48,11 @@ function Optimizer:slot(i, name, p)
   if not b then
     b = T.zeros_like(p)
     st[name] = b
-  elseif b:numel() ~= p:numel() then
+  elseif not shape.equal(b:size(), p:size()) then
+    -- the same number of elements in another shape is another parameter too; level 4 is
+    -- the caller of step (slot <- update <- step)
     error(string.format("%s: parameter %d has shape %s, but the optimizer state was made for %s", self.class_name, i,
-                        tostring(p:size()), tostring(b:size())), 3)
+                        tostring(p:size()), tostring(b:size())), 4)
   end
   return b
 end
@@ -59,8 +61,10 @@ function Optimizer:step(params, grads)
   if type(params) ~= "table" or type(grads) ~= "table" or #params ~= #grads then
     error(self.class_name .. ":step: expected two lists of the same length (parameters, gradients)", 2)
   end
-  self.iterations = self.iterations + 1
+  -- a schedule gets the number of steps already taken (0 on the first step, as in Keras);
+  -- the update sees the count including this step (Adam's bias correction wants t >= 1)
   local lr = self:current_lr()
+  self.iterations = self.iterations + 1
   for i = 1, #params do
     local p, g = params[i], grads[i]
     if not shape.equal(p:size(), g:size()) then
