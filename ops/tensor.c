@@ -74,7 +74,7 @@ int lc_tensor_init(lc_tensor *t, lc_allocator *a, int ndim, const int64_t *shape
   t->storage = s;
   t->data = s->data;
   t->ndim = ndim;
-  memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
+  if (ndim > 0) memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);  /* a scalar may pass shape = NULL */
   lc_contiguous_strides(ndim, shape, t->stride);
   return 0;
 }
@@ -89,6 +89,9 @@ void lc_tensor_release(lc_tensor *t) {
   t->storage = NULL;
   t->data = NULL;
 }
+
+/* i + 1 for messages that count from 1, without overflowing for absurd arguments */
+static long long one_based(int64_t i) { return i < INT64_MAX ? (long long)i + 1 : (long long)i; }
 
 static int check_dim(const char *what, const lc_tensor *t, int d, lc_error *e) {
   if (d < 0 || d >= t->ndim)
@@ -128,10 +131,11 @@ int lc_view_slice(lc_tensor *t, int dim, int64_t start, int64_t len, int64_t ste
    * around into a range that looks valid. */
   if (start < 0 || len < 0 || start > size || (len > 0 && (start == size || len - 1 > (size - 1 - start) / step)))
     return lc_fail(e, "slice: %lld elements from %lld (step %lld) do not fit dimension %d of size %lld",
-                   (long long)len, (long long)start + 1, (long long)step, dim + 1, (long long)size);
+                   (long long)len, one_based(start), (long long)step, dim + 1, (long long)size);
   if (len > 0) t->data += start * t->stride[dim];
   t->shape[dim] = len;
-  t->stride[dim] *= step;
+  /* with one element the step is never taken, and an absurd one must not overflow the stride */
+  if (len > 1) t->stride[dim] *= step;
   return 0;
 }
 
@@ -140,7 +144,7 @@ int lc_view_narrow(lc_tensor *t, int dim, int64_t start, int64_t len, lc_error *
   /* len > size - start rather than start + len > size: no overflow for huge arguments */
   if (start < 0 || len < 0 || start > t->shape[dim] || len > t->shape[dim] - start)
     return lc_fail(e, "narrow: %lld elements from %lld do not fit dimension %d of size %lld", (long long)len,
-                   (long long)start + 1, dim + 1, (long long)t->shape[dim]);
+                   one_based(start), dim + 1, (long long)t->shape[dim]);
   return lc_view_slice(t, dim, start, len, 1, e);
 }
 
@@ -148,7 +152,7 @@ int lc_view_select(lc_tensor *t, int dim, int64_t index, lc_error *e) {
   if (check_dim("select", t, dim, e)) return -1;
   if (index < 0 || index >= t->shape[dim])
     return lc_fail(e, "select: index %lld out of range for dimension %d of size %lld",
-                   (long long)index + 1, dim + 1, (long long)t->shape[dim]);
+                   one_based(index), dim + 1, (long long)t->shape[dim]);
   t->data += index * t->stride[dim];
   for (int d = dim; d < t->ndim - 1; d++) {
     t->shape[d] = t->shape[d + 1];

@@ -206,6 +206,9 @@ static void test_narrow_slice_select(void) {
   CHECK_FAILS(lc_view_slice(&v, 1, 0, 3, 3, &e), e, "slice:", "size 5");
   CHECK_FAILS(lc_view_slice(&v, 1, 1, 2, INT64_MAX, &e), e, "slice:");
   CHECK_FAILS(lc_view_slice(&v, 1, 1, INT64_MAX, 2, &e), e, "slice:");
+  lc_tensor one = t;  /* one element: any step is fine and leaves the stride alone (no overflow) */
+  CHECK_OK(lc_view_slice(&one, 1, 2, 1, INT64_MAX, &e), e);
+  CHECK(one.shape[1] == 1 && one.stride[1] == 6 && one.data == t.data + 12, "single-element slice");
   CHECK_FAILS(lc_view_slice(&v, 1, 6, 0, 1, &e), e, "slice:");
   CHECK_FAILS(lc_view_select(&v, 1, 5, &e), e, "select:", "index 6", "dimension 2", "size 5");
   CHECK_FAILS(lc_view_select(&v, 1, -1, &e), e, "select:");
