@@ -575,6 +575,22 @@ describe("memory", function()
     assert.are.equal(0, T.memory_stats().cached_bytes)
   end)
 
+  it("released blocks are cached and reused", function()
+    T.empty_cache()
+    local before = T.memory_stats()
+    do
+      local t <close> = T.zeros(100000)   -- 400,000 bytes: above the 32 KiB caching threshold
+    end
+    local released = T.memory_stats()
+    assert.are.equal(before.live_bytes, released.live_bytes)
+    assert.are.equal(400000, released.cached_bytes - before.cached_bytes)
+    local u <close> = T.ones(99000)      -- nearly the same size: takes the cached block
+    local reused = T.memory_stats()
+    assert.are.equal(before.cached_bytes, reused.cached_bytes)
+    assert.are.equal(400000, reused.live_bytes - before.live_bytes)
+    assert.are.equal(99000, u:sum())
+  end)
+
   it("live tensors return to their baseline after collectgarbage", function()
     collectgarbage()
     collectgarbage()
