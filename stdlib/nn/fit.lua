@@ -41,6 +41,16 @@ function Module:compile(opts)
   return self
 end
 
+-- The layer that receives the model's input, by its path: "Sequential[1] Dense(784->128, relu)".
+local function first_layer_path(model)
+  local path, m = "", model
+  while m.layers and #m.layers > 0 do
+    path = path .. m.class_name .. "[1] "
+    m = m.layers[1]
+  end
+  return path .. m:describe()
+end
+
 -- Checks x (and y) against the model before any work, at the caller's line.
 local function check_data(self, what, x, y, level)
   level = level + 1
@@ -57,7 +67,7 @@ local function check_data(self, what, x, y, level)
     if not ok then error(what .. ": " .. bare(err), level) end
   elseif not shape.equal(shape.sample(x), self.input_shape) then
     local msg = shape.check_input(x, self.input_shape)
-    error(string.format("%s: %s %s", what, self:describe(), msg), level)
+    error(string.format("%s: %s: %s", what, first_layer_path(self), msg), level)
   end
 end
 

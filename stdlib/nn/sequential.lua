@@ -15,6 +15,11 @@ function Sequential:__init(layers)
   if layers ~= nil and type(layers) ~= "table" then
     error("Sequential: expected a list of layers, got " .. type(layers), 3)
   end
+  -- a layer is a table too, but ipairs finds nothing in it: the model would be empty
+  if is_a(layers, Module) then
+    error(string.format("Sequential: expected a list of layers, got the layer %s (write nn.Sequential{layer})",
+                        layers:describe()), 3)
+  end
   for i, layer in ipairs(layers or {}) do
     if not is_a(layer, Module) then
       error(string.format("Sequential: element %d is a %s, not a layer", i, type(layer)), 3)
@@ -38,9 +43,14 @@ Sequential.bare_message = bare
 
 function Sequential:where(i, layer, msg)
   msg = bare(msg)
-  -- a child container already named itself at the front of the message
+  -- a child that already named itself at the front of the message is not named twice
   local desc = layer:describe()
-  if msg:sub(1, #desc) == desc then msg = msg:sub(#desc + 1):gsub("^:? ?", "") end
+  if msg:sub(1, #desc) == desc then
+    local rest = msg:sub(#desc + 1)
+    -- a child container's message goes on with its own path: "Sequential[1] Sequential[2] Dense(...): ..."
+    if rest:sub(1, 1) == "[" then return string.format("%s[%d] %s%s", self.class_name, i, desc, rest) end
+    msg = rest:gsub("^:? ?", "")
+  end
   return string.format("%s[%d] %s: %s", self.class_name, i, desc, msg)
 end
 

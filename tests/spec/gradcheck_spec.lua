@@ -357,7 +357,7 @@ describe("nn.gradcheck", function()
       local backward = layer.backward
       function layer:backward(x, dy, pre)
         local dx = backward(self, x, dy, pre)
-        self.grad_weight:mul_(1.05)
+        self.grad_weight:mul_(1.03)  -- 3% off: the noise floor still leaves this visible
         return dx
       end
       local report = nn.gradcheck(layer, T.randn{4, 4})
