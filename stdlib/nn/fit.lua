@@ -51,12 +51,13 @@ local function first_layer_path(model)
   return path .. m:describe()
 end
 
--- Checks x (and y) against the model before any work, at the caller's line.
+-- Checks x (and y) against the model before any work, at the caller's line. y is false
+-- where no targets are wanted (predict); fit and evaluate need them, so nil is an error.
 local function check_data(self, what, x, y, level)
   level = level + 1
   if not T.is_tensor(x) then error(string.format("%s: x must be a tensor, got %s", what, type(x)), level) end
   if x:dim() < 1 then error(what .. ": x needs a sample dimension", level) end
-  if y ~= nil then
+  if y ~= false then
     if not T.is_tensor(y) then error(string.format("%s: y must be a tensor, got %s", what, type(y)), level) end
     if y:dim() < 1 or y:size(1) ~= x:size(1) then
       error(string.format("%s: x has %d samples but y has %d", what, x:size(1), y:dim() > 0 and y:size(1) or 0), level)
@@ -263,7 +264,7 @@ end
 -- predict(x[, {batch_size=256}]) -> a new tensor of outputs for every sample
 function Module:predict(x, opts)
   opts = opts or {}
-  check_data(self, "predict", x, nil, 2)
+  check_data(self, "predict", x, false, 2)
   local bs = opts.batch_size or 256
   local was_training = self.training
   self:evaluate_mode()
