@@ -78,7 +78,35 @@ static void test_gemm(void) {
     lc_tensor_release(&a), lc_tensor_release(&b), lc_tensor_release(&ca), lc_tensor_release(&cb);
     lc_tensor_release(&wide);
   }
-  /* operands BLAS cannot read in place (stride 0 along a matrix dim) are copied */
+  /* operands BLAS cannot read in place (stride 0 along a matrix dim, rows or columns,
+   * as either operand, transposed or not) are copied */
+  for (int trial = 0; trial < 64; trial++) {
+    int64_t M = test_int(1, 6), K = test_int(1, 6), N = test_int(1, 6);
+    int which = trial % 4, ta = (trial / 4) % 2, tb = (trial / 8) % 2;
+    /* which: 0 a's rows repeat, 1 a's columns repeat, 2 b's rows repeat, 3 b's columns repeat */
+    int64_t as[2] = {ta ? K : M, ta ? M : K}, bs[2] = {tb ? N : K, tb ? K : N};
+    lc_tensor a = test_tensor(A, 2, as, (int)test_int(0, 3), -1, 1), b = test_tensor(A, 2, bs, (int)test_int(0, 3), -1, 1);
+    lc_tensor *x = which < 2 ? &a : &b;
+    int rows = which % 2 == 0;  /* keep one row (stride 0 over rows) or one column */
+    lc_tensor small = *x, exp_;
+    lc_view_narrow(&small, rows ? 0 : 1, 0, 1, &e);
+    exp_ = small;
+    CHECK_OK(lc_view_expand(&exp_, 2, x->shape, &e), e);
+    lc_tensor va = maybe_t(which < 2 ? &exp_ : &a, ta), vb = maybe_t(which < 2 ? &b : &exp_, tb);
+    lc_tensor ca = contiguous(&va), cb = contiguous(&vb), out;
+    int64_t os[2] = {M, N};
+    lc_tensor_init(&out, A, 2, os, &e);
+    float *ref = malloc(sizeof(float) * (size_t)(M * N));
+    lc_gemm_reference(ref, ca.data, cb.data, M, K, N);
+    CHECK_OK(lc_gemm(&out, which < 2 ? &exp_ : &a, ta, which < 2 ? &b : &exp_, tb, 1, 0, A, &e), e);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < M * N; i++)
+      if (!check_close(out.data[i], ref[i], 1e-5)) bad++;
+    CHECK(bad == 0, "gemm with a stride-0 %s of %s (ta=%d tb=%d, M=%lld K=%lld N=%lld): %lld wrong", rows ? "row" : "column",
+          which < 2 ? "a" : "b", ta, tb, (long long)M, (long long)K, (long long)N, (long long)bad);
+    free(ref);
+    lc_tensor_release(&a), lc_tensor_release(&b), lc_tensor_release(&ca), lc_tensor_release(&cb), lc_tensor_release(&out);
+  }
   int64_t rs[2] = {1, 4}, es[2] = {3, 4}, bs[2] = {4, 2}, cs[2] = {3, 2};
   lc_tensor row, b, c;
   lc_tensor_init(&row, A, 2, rs, &e);
