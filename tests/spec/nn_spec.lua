@@ -204,6 +204,25 @@ describe("Sequential", function()
     assert.matches("%[2%] Dense%(5%->2, sigmoid%)", tostring(m))
   end)
 
+  it("backward accumulates parameter gradients until zero_grad", function()
+    local m = nn.Sequential{nn.Dense(4, {activation = "tanh", input_dim = 3}), nn.Linear(4, 2)}
+    local x, dy = T.randn{5, 3}, T.randn{5, 2}
+    local _, grads = m:parameters()
+    m:zero_grad()
+    m:forward(x)
+    m:backward(x, dy)
+    local once = {}
+    for i, g in ipairs(grads) do
+      assert.is_true(g:abs():sum() > 0, "gradient " .. i .. " is zero")
+      once[i] = g:clone()
+    end
+    m:forward(x)
+    m:backward(x, dy)
+    for i, g in ipairs(grads) do assert.is_true(g:allclose(once[i] * 2, 1e-5, 1e-6), "gradient " .. i .. " did not add up") end
+    m:zero_grad()
+    for i, g in ipairs(grads) do assert.are.equal(0, g:abs():sum(), "gradient " .. i .. " not zeroed") end
+  end)
+
   it("forward and backward take the model's input", function()
     local m = nn.Sequential{nn.Dense(4, {input_dim = 3}), nn.Dense(2)}
     local x = T.randn{5, 3}
