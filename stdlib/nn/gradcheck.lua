@@ -74,7 +74,7 @@ function M.gradcheck(module, input, target, opts)
   -- A module built lazily draws its initial weights in its first forward: build it before
   -- saving the generator's state, or the first evaluation's dropout masks come from other
   -- draws than all the later ones.
-  if not module.built then module:build(shape.sample(input)) end
+  if not module.built and module.build then module:build(shape.sample(input)) end
   local rng_state = T.get_rng_state()  -- dropout masks are redrawn identically for every evaluation
   module:zero_grad()
   T.set_rng_state(rng_state)
