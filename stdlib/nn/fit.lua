@@ -188,7 +188,7 @@ function Module:fit(x, y, opts)
       end
       if loss ~= loss or loss == math.huge or loss == -math.huge then
         local msg = string.format("fit: the loss became %s at epoch %d, step %d (learning rate too high, or inputs "
-                                  .. "not scaled?)", tostring(loss), epoch, s)
+                                  .. "not scaled?)", loss ~= loss and "nan" or tostring(loss), epoch, s)  -- not "-nan"
         if opts.on_nan == "error" then
           self.compute_input_grad = saved_input_grad
           error(msg, 2)
