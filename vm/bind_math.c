@@ -1,6 +1,7 @@
 /* Tensor math for Lua: operators with broadcasting, unary functions, reductions,
  * matmul, joining, and the seeded random generator. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bind.h"
@@ -22,6 +23,16 @@ static const lc_tensor *unalias(lua_State *L, const lc_tensor *out, const lc_ten
   return c;
 }
 
+/* In-place writes into a broadcast view (stride 0 over a dim of size > 1) would store
+ * several results in one element, in an order-dependent way: refuse, as PyTorch does. */
+static lc_tensor *writable(lua_State *L, lc_tensor *t, const char *what) {
+  for (int d = 0; d < t->ndim; d++)
+    if (t->stride[d] == 0 && t->shape[d] > 1)
+      lc_script_error(L, "%s: cannot write in place into an expanded tensor (dimension %d repeats one element); "
+                         "clone() it first", what, d + 1);
+  return t;
+}
+
 /* a op b where either may be a number; in place writes into a (which must then be a
  * tensor whose shape is the broadcast shape). */
 /* Errors here use lc_script_error: binary() is also reached from the string library's
@@ -29,6 +40,8 @@ static const lc_tensor *unalias(lua_State *L, const lc_tensor *out, const lc_ten
  * position. */
 static int binary(lua_State *L, lc_binop op, int inplace) {
   const char *name = lc_binop_name(op);
+  char inplace_name[32];
+  snprintf(inplace_name, sizeof inplace_name, "%s_", name);
   /* a closed tensor is reported as such, not as "expected a tensor or a number" */
   for (int i = 1; i <= 2; i++) {
     lc_tensor *t = luaL_testudata(L, i, LC_TENSOR_MT);
@@ -50,7 +63,7 @@ static int binary(lua_State *L, lc_binop op, int inplace) {
     if (lc_broadcast_shape(lc_binop_name(op), a, b, &ndim, shape, &e)) return lc_raise(L, &e);
     lc_tensor *out;
     if (inplace) {
-      out = a;
+      out = writable(L, a, inplace_name);
       if (ndim != a->ndim || memcmp(shape, a->shape, sizeof(int64_t) * (size_t)ndim)) {
         char x[200], y[200];
         lc_script_error(L, "%s_: result shape %s does not fit the tensor written in place %s", name,
@@ -73,7 +86,7 @@ static int binary(lua_State *L, lc_binop op, int inplace) {
     lc_script_error(L, "%s: expected a tensor or a number, got %s", name, luaL_typename(L, sidx));
   lc_tensor *out;
   if (inplace) {
-    out = t;
+    out = writable(L, t, inplace_name);
     lua_pushvalue(L, 1);
   } else {
     out = lc_pushtensor_like(L, t);
@@ -103,7 +116,7 @@ static int unary(lua_State *L) {
   lc_tensor *t = lc_checktensor(L, 1);
   lc_unop op = (lc_unop)lua_tointeger(L, lua_upvalueindex(2));
   int inplace = lua_toboolean(L, lua_upvalueindex(3));
-  lc_tensor *out = inplace ? t : lc_pushtensor_like(L, t);
+  lc_tensor *out = inplace ? writable(L, t, lc_unop_name(op)) : lc_pushtensor_like(L, t);
   if (inplace) lua_pushvalue(L, 1);
   lc_unary(op, out, t, NULL);
   return 1;
@@ -112,7 +125,7 @@ static int unary(lua_State *L) {
 static int clamp(lua_State *L, int inplace) {
   lc_tensor *t = lc_checktensor(L, 1);
   float lo = (float)luaL_optnumber(L, 2, -INFINITY), hi = (float)luaL_optnumber(L, 3, INFINITY);
-  lc_tensor *out = inplace ? t : lc_pushtensor_like(L, t);
+  lc_tensor *out = inplace ? writable(L, t, "clamp_") : lc_pushtensor_like(L, t);
   if (inplace) lua_pushvalue(L, 1);
   lc_error e;
   if (lc_clamp(out, t, lo, hi, &e)) return lc_raise(L, &e);
@@ -151,7 +164,7 @@ static int f_zero(lua_State *L) {
 
 /* dst:copy(src): src is broadcast to dst's shape */
 static int f_copy(lua_State *L) {
-  lc_tensor *dst = lc_checktensor(L, 1);
+  lc_tensor *dst = writable(L, lc_checktensor(L, 1), "copy");
   const lc_tensor *src = unalias(L, dst, lc_checktensor(L, 2));
   lc_error e;
   if (lc_copy(dst, src, &e)) return lc_raise(L, &e);
@@ -448,14 +461,14 @@ static int f_randperm(lua_State *L) {
 
 /* t:uniform_(lo, hi), t:normal_(mean, std): fill in place from the generator */
 static int f_uniform_(lua_State *L) {
-  lc_tensor *t = lc_checktensor(L, 1);
+  lc_tensor *t = writable(L, lc_checktensor(L, 1), "uniform_");
   lc_rng_fill_uniform(&lc_ctx_of(L)->rng, t, (float)luaL_optnumber(L, 2, 0), (float)luaL_optnumber(L, 3, 1));
   lua_settop(L, 1);
   return 1;
 }
 
 static int f_normal_(lua_State *L) {
-  lc_tensor *t = lc_checktensor(L, 1);
+  lc_tensor *t = writable(L, lc_checktensor(L, 1), "normal_");
   lc_rng_fill_normal(&lc_ctx_of(L)->rng, t, (float)luaL_optnumber(L, 2, 0), (float)luaL_optnumber(L, 3, 1));
   lua_settop(L, 1);
   return 1;

@@ -1,6 +1,8 @@
 /* Builds the core module table: the per-state context, the tensor metatable and the
  * functions of every bind_*.c file. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,13 +95,17 @@ static const luaL_Reg core_functions[] = {
   {"empty_cache", f_empty_cache}, {"clock", f_clock}, {"isatty", f_isatty},
   {NULL, NULL}};
 
-/* The default seed: $LUACNN_SEED if set, else 0, so runs are reproducible unless asked. */
-static uint64_t default_seed(void) {
+/* The default seed: $LUACNN_SEED if set, else 0, so runs are reproducible unless asked.
+ * A malformed value is an error rather than a silent 0: the user asked for a seed. */
+static uint64_t default_seed(lua_State *L) {
   const char *s = getenv("LUACNN_SEED");
   if (!s || !*s) return 0;
   char *end;
+  errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
-  return *end ? 0 : (uint64_t)v;
+  if (*end || *s == '-' || errno == ERANGE || v > (unsigned long long)INT64_MAX)
+    luaL_error(L, "LUACNN_SEED='%s' is not a seed: expected an integer in 0..2^63-1", s);
+  return (uint64_t)v;
 }
 
 int lc_open_core(lua_State *L) {
@@ -107,7 +113,7 @@ int lc_open_core(lua_State *L) {
   c->alloc = NULL;
   c->gc_pending = 0;
   c->live_tensors = 0;
-  lc_rng_seed(&c->rng, default_seed());
+  lc_rng_seed(&c->rng, default_seed(L));
   if (luaL_newmetatable(L, LC_CTX_MT)) {
     lua_pushcfunction(L, ctx_gc);
     lua_setfield(L, -2, "__gc");

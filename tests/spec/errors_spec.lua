@@ -532,3 +532,38 @@ describe("no input crashes the process", function()
     end
   end)
 end)
+
+describe("in-place writes into expanded tensors", function()
+  it("are refused, naming the op, instead of storing order-dependent results", function()
+    local function wide() return T.zeros{3}:expand{2, 3} end
+    for _, f in ipairs{
+      function() wide():add_(1) end, function() wide():mul_(T.ones{2, 3}) end,
+      function() wide():exp_() end, function() wide():clamp_(0, 1) end,
+      function() wide():copy(T.ones{2, 3}) end, function() wide():uniform_() end,
+    } do
+      local ok, err = pcall(f)
+      assert.is_false(ok)
+      assert.matches("errors_spec.lua:%d+: %a+_?: cannot write in place into an expanded tensor", err)
+    end
+    -- filling stores one value everywhere: order does not matter, so it is allowed
+    assert.equal(0, wide():fill(0):sum())
+    -- a size-1 dim with stride 0 repeats nothing
+    local one = T.zeros{3}:expand{1, 3}
+    one:add_(1)
+    assert.equal(3, one:sum())
+  end)
+end)
+
+describe("LUACNN_SEED", function()
+  it("must be a non-negative integer", function()
+    local bin = os.getenv("LUACNN_BIN")
+    local p = io.popen("LUACNN_SEED=abc " .. bin .. " -e 'require \"luacnn\"' 2>&1; echo rc=$?")
+    local out = p:read("a")
+    p:close()
+    assert.matches("LUACNN_SEED='abc' is not a seed", out, 1, true)
+    assert.matches("rc=1", out, 1, true)
+    p = io.popen("LUACNN_SEED=42 " .. bin .. " -e 'print(require(\"luacnn\").initial_seed())'")
+    assert.equal("42", p:read("l"))
+    p:close()
+  end)
+end)
