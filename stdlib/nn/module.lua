@@ -96,6 +96,18 @@ function Module:build(in_shape)
   self.built = true
 end
 
+-- Forgets what build() made (parameters, shapes, buffers): the layer builds afresh on
+-- its next input.
+function Module:unbuild()
+  for _, name in ipairs(self.params) do
+    self[name], self["grad_" .. name] = nil, nil
+  end
+  self.params = {}
+  self._buffers = {}
+  self._flat = nil
+  self.built, self.input_shape = false, nil
+end
+
 function Module:output_shape(in_shape)
   return shape.copy(in_shape)
 end

@@ -67,11 +67,17 @@ function Sequential:add(layer)
   return self
 end
 
+-- All or nothing: when a layer cannot take the shape, the layers this call built are
+-- unbuilt again and the generator is rewound, so a corrected input builds the model
+-- exactly as if the bad one had never been seen.
 function Sequential:build(in_shape)
   local s = shape.copy(in_shape)
+  local rng = T.get_rng_state()
+  local built_here = {}
   for i, layer in ipairs(self.layers) do
     local ok, err = pcall(function()
       if not layer.built then
+        built_here[#built_here + 1] = layer
         layer:build(s)
       elseif not shape.equal(layer.input_shape, s) then
         error(string.format("expects inputs of shape %s but the layer before gives %s",
@@ -79,10 +85,19 @@ function Sequential:build(in_shape)
       end
       s = layer:output_shape(s)
     end)
-    if not ok then error(self:where(i, layer, err), 0) end
+    if not ok then
+      for _, l in ipairs(built_here) do l:unbuild() end
+      T.set_rng_state(rng)
+      error(self:where(i, layer, err), 0)
+    end
   end
   Module.build(self, in_shape)
   self.out_shape = s
+end
+
+function Sequential:unbuild()
+  for _, layer in ipairs(self.layers) do layer:unbuild() end
+  Module.unbuild(self)
 end
 
 -- Output shape after the first `upto` layers (all by default).
