@@ -23,7 +23,7 @@ static int check(const char *what, const lc_tensor *x, const lc_tensor *w, const
 }
 
 int lc_linear_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, const lc_tensor *b, lc_allocator *scratch,
-                      lc_error *e) {
+                      lc_pool *pool, lc_error *e) {
   if (check("linear", x, w, b, y, e)) return -1;
   /* start from the bias rows, then let sgemm add x W^T on top (beta = 1): one pass */
   float beta = 0.0f;
@@ -31,16 +31,16 @@ int lc_linear_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, cons
     if (lc_copy(y, b, e)) return -1;
     beta = 1.0f;
   }
-  return lc_gemm(y, x, 0, w, 1, 1.0f, beta, scratch, e);
+  return lc_gemm(y, x, 0, w, 1, 1.0f, beta, scratch, pool, e);
 }
 
 int lc_linear_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_tensor *dy, const lc_tensor *x,
-                       const lc_tensor *w, lc_allocator *scratch, lc_error *e) {
+                       const lc_tensor *w, lc_allocator *scratch, lc_pool *pool, lc_error *e) {
   if (check("linear backward", x, w, db, dy, e)) return -1;
   if (!lc_same_shape(dw, w)) return lc_fail(e, "linear backward: weight gradient has the wrong shape");
   if (dx && !lc_same_shape(dx, x)) return lc_fail(e, "linear backward: input gradient has the wrong shape");
-  if (dx && lc_gemm(dx, dy, 0, w, 0, 1.0f, 0.0f, scratch, e)) return -1;   /* dx = dy W */
-  if (lc_gemm(dw, dy, 1, x, 0, 1.0f, 1.0f, scratch, e)) return -1;         /* dW += dy^T x */
+  if (dx && lc_gemm(dx, dy, 0, w, 0, 1.0f, 0.0f, scratch, pool, e)) return -1;   /* dx = dy W */
+  if (lc_gemm(dw, dy, 1, x, 0, 1.0f, 1.0f, scratch, pool, e)) return -1;         /* dW += dy^T x */
   if (db) {
     /* db += column sums of dy */
     int64_t N = dy->shape[0], O = dy->shape[1];

@@ -7,12 +7,13 @@
 #ifndef LC_LINEAR_H
 #define LC_LINEAR_H
 
+#include "pool.h"
 #include "tensor.h"
 
 int lc_linear_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, const lc_tensor *b, lc_allocator *scratch,
-                      lc_error *e);
+                      lc_pool *pool, lc_error *e);
 /* dx may be NULL (the first layer needs no input gradient); db may be NULL (no bias). */
 int lc_linear_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_tensor *dy, const lc_tensor *x,
-                       const lc_tensor *w, lc_allocator *scratch, lc_error *e);
+                       const lc_tensor *w, lc_allocator *scratch, lc_pool *pool, lc_error *e);
 
 #endif

@@ -54,8 +54,44 @@ void lc_gemm_reference(float *c, const float *a, const float *b, int64_t m, int6
     }
 }
 
+/* One sgemm call's arguments; parts of it run on the pool's threads. */
+typedef struct gemm_job {
+  int tra, trb;
+  int64_t M, N, K, lda, ldb, ldc;
+  float alpha, beta;
+  const float *a, *b;
+  float *c;
+  int split_n;  /* split the columns of C (else its rows) */
+} gemm_job;
+
+/* Splits land on multiples of 16 floats, one 64-byte cache line. */
+#define GEMM_ALIGN 16
+/* Below this many multiply-adds a second thread costs more than it saves. */
+#define GEMM_PARALLEL_MIN ((int64_t)1 << 18)
+
+static void gemm_part(void *ctx, int part, int nparts) {
+  const gemm_job *j = ctx;
+  long long b, e;
+  if (j->split_n) {
+    lc_split_range(j->N, nparts, part, GEMM_ALIGN, &b, &e);
+    if (e <= b) return;
+    /* columns b..e of op(B) and of C */
+    const float *bp = j->trb ? j->b + b * j->ldb : j->b + b;
+    cblas_sgemm(CblasRowMajor, j->tra ? CblasTrans : CblasNoTrans, j->trb ? CblasTrans : CblasNoTrans, (int)j->M,
+                (int)(e - b), (int)j->K, j->alpha, j->a, (int)j->lda, bp, (int)j->ldb, j->beta, j->c + b, (int)j->ldc);
+  } else {
+    lc_split_range(j->M, nparts, part, 1, &b, &e);
+    if (e <= b) return;
+    /* rows b..e of op(A) and of C */
+    const float *ap = j->tra ? j->a + b : j->a + b * j->lda;
+    cblas_sgemm(CblasRowMajor, j->tra ? CblasTrans : CblasNoTrans, j->trb ? CblasTrans : CblasNoTrans, (int)(e - b),
+                (int)j->N, (int)j->K, j->alpha, ap, (int)j->lda, j->b, (int)j->ldb, j->beta, j->c + b * j->ldc,
+                (int)j->ldc);
+  }
+}
+
 int lc_gemm(lc_tensor *out, const lc_tensor *a, int ta, const lc_tensor *b, int tb, float alpha, float beta,
-            lc_allocator *scratch, lc_error *e) {
+            lc_allocator *scratch, lc_pool *pool, lc_error *e) {
   if (a->ndim != 2 || b->ndim != 2 || out->ndim != 2) {
     char x[200], y[200], z[200];
     return lc_fail(e, "gemm: expects 2-D matrices, got %s x %s -> %s", lc_shape_str(x, sizeof x, a->ndim, a->shape),
@@ -89,8 +125,17 @@ int lc_gemm(lc_tensor *out, const lc_tensor *a, int ta, const lc_tensor *b, int 
     if (owned_a) lc_tensor_release(&ca);
     return -1;
   }
-  cblas_sgemm(CblasRowMajor, tra ? CblasTrans : CblasNoTrans, trb ? CblasTrans : CblasNoTrans, (int)M, (int)N,
-              (int)K, alpha, va.data, (int)lda, vb.data, (int)ldb, beta, out->data, (int)ldc);
+  gemm_job job = {tra, trb, M, N, K, lda, ldb, ldc, alpha, beta, va.data, vb.data, out->data, 0};
+  int threads = lc_pool_threads(pool);
+  if (threads > 1 && M * N * K >= GEMM_PARALLEL_MIN && (N >= 2 * GEMM_ALIGN || M >= 2)) {
+    /* split the longer side of C, columns when they are wide enough to align */
+    job.split_n = N >= 2 * GEMM_ALIGN && (N >= M || M < threads);
+    int64_t units = job.split_n ? (N + GEMM_ALIGN - 1) / GEMM_ALIGN : M;
+    int parts = units < threads ? (int)units : threads;
+    lc_pool_run(pool, parts, gemm_part, &job);
+  } else {
+    gemm_part(&job, 0, 1);
+  }
   if (owned_a) lc_tensor_release(&ca);
   if (owned_b) lc_tensor_release(&cb);
   return 0;
@@ -125,7 +170,7 @@ int lc_matmul_shape(const lc_tensor *a, const lc_tensor *b, int *ndim, int64_t *
 }
 
 int lc_matmul(lc_tensor *out, const lc_tensor *a, const lc_tensor *b, int accumulate, lc_allocator *scratch,
-              lc_error *e) {
+              lc_pool *pool, lc_error *e) {
   int ndim;
   int64_t shape[LC_MAX_DIMS];
   if (lc_matmul_shape(a, b, &ndim, shape, e)) return -1;
@@ -153,7 +198,7 @@ int lc_matmul(lc_tensor *out, const lc_tensor *a, const lc_tensor *b, int accumu
       fo.shape[1] = N;
       fo.stride[0] = N;
       fo.stride[1] = 1;
-      return lc_gemm(&fo, &fa, 0, &vb, 0, 1.0f, beta, scratch, e);
+      return lc_gemm(&fo, &fa, 0, &vb, 0, 1.0f, beta, scratch, pool, e);
     }
   }
 
@@ -191,7 +236,7 @@ int lc_matmul(lc_tensor *out, const lc_tensor *a, const lc_tensor *b, int accumu
     mo.data = out->data + oo;
     mo.shape[0] = M, mo.shape[1] = N;
     mo.stride[0] = N, mo.stride[1] = 1;
-    if (lc_gemm(&mo, &ma, 0, &mb, 0, 1.0f, beta, scratch, e)) return -1;
+    if (lc_gemm(&mo, &ma, 0, &mb, 0, 1.0f, beta, scratch, pool, e)) return -1;
     for (int i = nb - 1; i >= 0; i--) {
       if (++idx[i] < shape[i]) break;
       idx[i] = 0;

@@ -2,25 +2,62 @@
 
 #include <math.h>
 
-void lc_sgd_step(float *p, const float *g, float *v, int64_t n, float lr, float momentum, int nesterov,
-                 float weight_decay) {
+/* Each optimizer's arguments; the update runs on ranges [begin, end) of the parameters. */
+typedef struct step_args {
+  float *p, *v, *m, *s;
+  const float *g;
+  int64_t n;
+  float lr, momentum, weight_decay, beta1, beta2, eps, rho, lr_t, decay;
+  int nesterov;
+  void (*range)(const struct step_args *a, int64_t begin, int64_t end);
+} step_args;
+
+/* Chunks of at least this many parameters per thread, aligned to cache lines. */
+#define STEP_PARALLEL_MIN 32768
+#define STEP_ALIGN 16
+
+static void step_part(void *ctx, int part, int nparts) {
+  const step_args *a = ctx;
+  long long b, e;
+  lc_split_range(a->n, nparts, part, STEP_ALIGN, &b, &e);
+  if (e > b) a->range(a, b, e);
+}
+
+static void run_step(lc_pool *pool, step_args *a) {
+  int threads = lc_pool_threads(pool);
+  int64_t parts = a->n / STEP_PARALLEL_MIN;
+  if (parts > threads) parts = threads;
+  if (parts < 1) parts = 1;
+  lc_pool_run(pool, (int)parts, step_part, a);
+}
+
+static void sgd_range(const step_args *a, int64_t b, int64_t e) {
+  float *p = a->p, *v = a->v;
+  const float *g = a->g;
+  float lr = a->lr, momentum = a->momentum, wd = a->weight_decay;
   if (momentum == 0.0f || !v) {
-    for (int64_t i = 0; i < n; i++) p[i] -= lr * (g[i] + weight_decay * p[i]);
+    for (int64_t i = b; i < e; i++) p[i] -= lr * (g[i] + wd * p[i]);
     return;
   }
-  for (int64_t i = 0; i < n; i++) {
-    float gi = g[i] + weight_decay * p[i];
+  for (int64_t i = b; i < e; i++) {
+    float gi = g[i] + wd * p[i];
     v[i] = momentum * v[i] + gi;
-    p[i] -= lr * (nesterov ? gi + momentum * v[i] : v[i]);
+    p[i] -= lr * (a->nesterov ? gi + momentum * v[i] : v[i]);
   }
 }
 
-void lc_adam_step(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
-                  float eps, float weight_decay, int64_t t) {
-  double bc1 = 1.0 - pow(beta1, (double)t), bc2 = 1.0 - pow(beta2, (double)t);
-  float lr_t = (float)(lr * sqrt(bc2) / bc1);
-  float decay = lr * weight_decay;
-  for (int64_t i = 0; i < n; i++) {
+void lc_sgd_step(lc_pool *pool, float *p, const float *g, float *v, int64_t n, float lr, float momentum, int nesterov,
+                 float weight_decay) {
+  step_args a = {.p = p, .g = g, .v = v, .n = n, .lr = lr, .momentum = momentum, .nesterov = nesterov,
+                 .weight_decay = weight_decay, .range = sgd_range};
+  run_step(pool, &a);
+}
+
+static void adam_range(const step_args *a, int64_t b, int64_t e) {
+  float *p = a->p, *m = a->m, *v = a->v;
+  const float *g = a->g;
+  float beta1 = a->beta1, beta2 = a->beta2, lr_t = a->lr_t, eps = a->eps, decay = a->decay;
+  for (int64_t i = b; i < e; i++) {
     float gi = g[i];
     m[i] = beta1 * m[i] + (1.0f - beta1) * gi;
     v[i] = beta2 * v[i] + (1.0f - beta2) * gi * gi;
@@ -28,9 +65,19 @@ void lc_adam_step(float *p, const float *g, float *m, float *v, int64_t n, float
   }
 }
 
-void lc_rmsprop_step(float *p, const float *g, float *s, float *mom, int64_t n, float lr, float rho, float eps,
-                     float momentum) {
-  for (int64_t i = 0; i < n; i++) {
+void lc_adam_step(lc_pool *pool, float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1,
+                  float beta2, float eps, float weight_decay, int64_t t) {
+  double bc1 = 1.0 - pow(beta1, (double)t), bc2 = 1.0 - pow(beta2, (double)t);
+  step_args a = {.p = p, .g = g, .m = m, .v = v, .n = n, .beta1 = beta1, .beta2 = beta2, .eps = eps,
+                 .lr_t = (float)(lr * sqrt(bc2) / bc1), .decay = lr * weight_decay, .range = adam_range};
+  run_step(pool, &a);
+}
+
+static void rmsprop_range(const step_args *a, int64_t b, int64_t e) {
+  float *p = a->p, *s = a->s, *mom = a->m;
+  const float *g = a->g;
+  float rho = a->rho, lr = a->lr, eps = a->eps, momentum = a->momentum;
+  for (int64_t i = b; i < e; i++) {
     float gi = g[i];
     s[i] = rho * s[i] + (1.0f - rho) * gi * gi;
     float step = lr * gi / (sqrtf(s[i]) + eps);
@@ -40,4 +87,11 @@ void lc_rmsprop_step(float *p, const float *g, float *s, float *mom, int64_t n, 
     }
     p[i] -= step;
   }
+}
+
+void lc_rmsprop_step(lc_pool *pool, float *p, const float *g, float *s, float *mom, int64_t n, float lr, float rho,
+                     float eps, float momentum) {
+  step_args a = {.p = p, .g = g, .s = s, .m = mom, .n = n, .lr = lr, .rho = rho, .eps = eps, .momentum = momentum,
+                 .range = rmsprop_range};
+  run_step(pool, &a);
 }

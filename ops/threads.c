@@ -15,12 +15,6 @@ int lc_cpu_count(void) {
   return n > 0 ? (int)n : 1;
 }
 
-int lc_set_threads(int n) {
-  if (n < 1) n = 1;
-  openblas_set_num_threads(n);
-  return openblas_get_num_threads();
-}
-
-int lc_get_threads(void) { return openblas_get_num_threads(); }
+void lc_blas_single_threaded(void) { openblas_set_num_threads(1); }
 
 const char *lc_blas_config(void) { return openblas_get_config(); }

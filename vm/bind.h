@@ -10,6 +10,7 @@
 #include <lua.h>
 
 #include "error.h"
+#include "pool.h"
 #include "random.h"
 #include "tensor.h"
 
@@ -19,6 +20,7 @@
 
 typedef struct lc_ctx {
   lc_allocator *alloc;
+  lc_pool *pool;         /* the threads all kernels share (NULL: one thread) */
   lc_rng rng;
   size_t gc_pending;     /* tensor bytes allocated since the collector was last told */
   int64_t live_tensors;  /* tensor userdata not yet freed */

@@ -16,7 +16,7 @@ static lc_tensor *opttensor(lua_State *L, int idx) { return lua_isnoneornil(L, i
 static int k_linear_forward(lua_State *L) {
   lc_tensor *y = lc_checktensor(L, 1), *x = lc_checktensor(L, 2), *w = lc_checktensor(L, 3), *b = opttensor(L, 4);
   lc_error e;
-  if (lc_linear_forward(y, x, w, b, lc_ctx_of(L)->alloc, &e)) return lc_raise(L, &e);
+  if (lc_linear_forward(y, x, w, b, lc_ctx_of(L)->alloc, lc_ctx_of(L)->pool, &e)) return lc_raise(L, &e);
   return 0;
 }
 
@@ -24,7 +24,7 @@ static int k_linear_backward(lua_State *L) {
   lc_tensor *dx = opttensor(L, 1), *dw = lc_checktensor(L, 2), *db = opttensor(L, 3);
   lc_tensor *dy = lc_checktensor(L, 4), *x = lc_checktensor(L, 5), *w = lc_checktensor(L, 6);
   lc_error e;
-  if (lc_linear_backward(dx, dw, db, dy, x, w, lc_ctx_of(L)->alloc, &e)) return lc_raise(L, &e);
+  if (lc_linear_backward(dx, dw, db, dy, x, w, lc_ctx_of(L)->alloc, lc_ctx_of(L)->pool, &e)) return lc_raise(L, &e);
   return 0;
 }
 
@@ -151,7 +151,7 @@ static int k_sgd_step(lua_State *L) {
   float *pp = flat(L, 1, n, "sgd", 0), *g = flat(L, 2, n, "sgd", 0), *v = flat(L, 3, n, "sgd", 1);
   float momentum = (float)luaL_checknumber(L, 5);
   if (momentum != 0 && !v) luaL_error(L, "sgd: momentum needs a velocity buffer");
-  lc_sgd_step(pp, g, v, n, (float)luaL_checknumber(L, 4), momentum, lua_toboolean(L, 6), (float)luaL_checknumber(L, 7));
+  lc_sgd_step(lc_ctx_of(L)->pool, pp, g, v, n, (float)luaL_checknumber(L, 4), momentum, lua_toboolean(L, 6), (float)luaL_checknumber(L, 7));
   return 0;
 }
 
@@ -163,7 +163,7 @@ static int k_adam_step(lua_State *L) {
         *v = flat(L, 4, n, "adam", 0);
   lua_Integer t = luaL_checkinteger(L, 10);
   if (t < 1) luaL_error(L, "adam: step count must be at least 1");
-  lc_adam_step(pp, g, m, v, n, (float)luaL_checknumber(L, 5), (float)luaL_checknumber(L, 6), (float)luaL_checknumber(L, 7),
+  lc_adam_step(lc_ctx_of(L)->pool, pp, g, m, v, n, (float)luaL_checknumber(L, 5), (float)luaL_checknumber(L, 6), (float)luaL_checknumber(L, 7),
                (float)luaL_checknumber(L, 8), (float)luaL_checknumber(L, 9), t);
   return 0;
 }
@@ -174,7 +174,7 @@ static int k_rmsprop_step(lua_State *L) {
   int64_t n = lc_numel(p);
   float *pp = flat(L, 1, n, "rmsprop", 0), *g = flat(L, 2, n, "rmsprop", 0), *s = flat(L, 3, n, "rmsprop", 0),
         *mom = flat(L, 4, n, "rmsprop", 1);
-  lc_rmsprop_step(pp, g, s, mom, n, (float)luaL_checknumber(L, 5), (float)luaL_checknumber(L, 6),
+  lc_rmsprop_step(lc_ctx_of(L)->pool, pp, g, s, mom, n, (float)luaL_checknumber(L, 5), (float)luaL_checknumber(L, 6),
                   (float)luaL_checknumber(L, 7), (float)luaL_optnumber(L, 8, 0));
   return 0;
 }

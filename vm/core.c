@@ -26,18 +26,29 @@ static int ctx_gc(lua_State *L) {
   lc_ctx *ctx = luaL_checkudata(L, 1, LC_CTX_MT);
   if (ctx->alloc) lc_allocator_release(ctx->alloc);
   ctx->alloc = NULL;
+  lc_pool_free(ctx->pool);
+  ctx->pool = NULL;
   return 0;
+}
+
+/* Replaces the pool by one of n threads (1: no workers at all). */
+static int set_threads(lc_ctx *ctx, int n) {
+  lc_pool_free(ctx->pool);
+  ctx->pool = n > 1 ? lc_pool_new(n) : NULL;
+  return lc_pool_threads(ctx->pool);
 }
 
 static int f_set_num_threads(lua_State *L) {
   lua_Integer n = luaL_checkinteger(L, 1);
   if (n < 1 || n > 1024) luaL_error(L, "set_num_threads: %I is not a valid thread count (1..1024)", n);
-  lua_pushinteger(L, lc_set_threads((int)n));
+  int got = set_threads(lc_ctx_of(L), (int)n);
+  if (got != n) luaL_error(L, "set_num_threads: could not start %d threads", (int)n);
+  lua_pushinteger(L, got);
   return 1;
 }
 
 static int f_get_num_threads(lua_State *L) {
-  lua_pushinteger(L, lc_get_threads());
+  lua_pushinteger(L, lc_pool_threads(lc_ctx_of(L)->pool));
   return 1;
 }
 
@@ -111,6 +122,7 @@ static uint64_t default_seed(lua_State *L) {
 int lc_open_core(lua_State *L) {
   lc_ctx *c = lua_newuserdatauv(L, sizeof(lc_ctx), 0);
   c->alloc = NULL;
+  c->pool = NULL;
   c->gc_pending = 0;
   c->live_tensors = 0;
   lc_rng_seed(&c->rng, default_seed(L));
@@ -121,6 +133,9 @@ int lc_open_core(lua_State *L) {
   lua_setmetatable(L, -2);
   c->alloc = lc_allocator_new(LC_CACHE_LIMIT);
   if (!c->alloc) luaL_error(L, "luacnn: out of memory");
+  /* every core by default; the host's --threads / $LUACNN_THREADS call set_num_threads */
+  lc_blas_single_threaded();
+  set_threads(c, lc_cpu_count());
   int ctx = lua_gettop(L);
 
   lua_newtable(L);

@@ -1,11 +1,14 @@
 /* Matrix products (ops/matmul.c): lc_gemm and lc_matmul against lc_gemm_reference on
  * contiguous copies, with transposed, strided and expanded operands, batched shapes with
  * broadcast batch dims, 1-D operands, empty dims (k = 0, m = 0) and accumulation. */
+#include <math.h>
+
 #include "check.h"
 #include "elementwise.h"
 #include "matmul.h"
 
 static lc_allocator *A;
+static lc_pool *P;  /* NULL, then 2 threads: every test runs serial and split */
 
 /* A contiguous copy of t (the caller releases it). */
 static lc_tensor contiguous(const lc_tensor *t) {
@@ -58,7 +61,7 @@ static void test_gemm(void) {
     lc_tensor va = maybe_t(&a, ta), vb = maybe_t(&b, tb), ca = contiguous(&va), cb = contiguous(&vb);
     float *ref = malloc(sizeof(float) * (size_t)(M * N + 1));
     lc_gemm_reference(ref, ca.data, cb.data, M, K, N);
-    CHECK_OK(lc_gemm(&out, &a, ta, &b, tb, alpha, beta, A, &e), e);
+    CHECK_OK(lc_gemm(&out, &a, ta, &b, tb, alpha, beta, A, P, &e), e);
     int64_t bad = 0;
     double got = 0, want = 0;
     for (int64_t i = 0; i < M; i++)
@@ -98,7 +101,7 @@ static void test_gemm(void) {
     lc_tensor_init(&out, A, 2, os, &e);
     float *ref = malloc(sizeof(float) * (size_t)(M * N));
     lc_gemm_reference(ref, ca.data, cb.data, M, K, N);
-    CHECK_OK(lc_gemm(&out, which < 2 ? &exp_ : &a, ta, which < 2 ? &b : &exp_, tb, 1, 0, A, &e), e);
+    CHECK_OK(lc_gemm(&out, which < 2 ? &exp_ : &a, ta, which < 2 ? &b : &exp_, tb, 1, 0, A, P, &e), e);
     int64_t bad = 0;
     for (int64_t i = 0; i < M * N; i++)
       if (!check_close(out.data[i], ref[i], 1e-5)) bad++;
@@ -117,7 +120,7 @@ static void test_gemm(void) {
   lc_tensor ex = row;
   lc_view_expand(&ex, 2, es, &e);
   size_t live_before = lc_allocator_live_bytes(A);
-  CHECK_OK(lc_gemm(&c, &ex, 0, &b, 0, 1, 0, A, &e), e);
+  CHECK_OK(lc_gemm(&c, &ex, 0, &b, 0, 1, 0, A, P, &e), e);
   CHECK(lc_allocator_live_bytes(A) == live_before, "scratch copies are released");
   float want[2];
   lc_gemm_reference(want, row.data, b.data, 1, 4, 2);
@@ -186,7 +189,7 @@ static void test_matmul(void) {
     lc_tensor out;
     lc_tensor_init(&out, A, nd, os, &e);
     lc_fill(&out, NAN);  /* beta = 0 must not read the old contents */
-    CHECK_OK(lc_matmul(&out, &a, &b, 0, A, &e), e);
+    CHECK_OK(lc_matmul(&out, &a, &b, 0, A, P, &e), e);
     double got = 0, want = 0;
     int64_t bad = check_matmul_result(&out, &a, &b, &got, &want);
     char x[100], y[100];
@@ -196,7 +199,7 @@ static void test_matmul(void) {
     if (lc_numel(&out) > 0 && K > 0) {
       lc_tensor twice = contiguous(&out);
       lc_binary_scalar(LC_MUL, &twice, &twice, 2, 0, &e);
-      CHECK_OK(lc_matmul(&out, &a, &b, 1, A, &e), e);
+      CHECK_OK(lc_matmul(&out, &a, &b, 1, A, P, &e), e);
       int64_t n = lc_numel(&out), badacc = 0;
       for (int64_t k = 0; k < n; k++)
         if (!check_close(out.data[k], twice.data[k], 1e-5)) badacc++;
@@ -213,7 +216,7 @@ static void test_matmul(void) {
   int64_t os[3] = {4, 17, 21};
   lc_tensor out;
   lc_tensor_init(&out, A, 3, os, &e);
-  CHECK_OK(lc_matmul(&out, &at_, &b, 0, A, &e), e);
+  CHECK_OK(lc_matmul(&out, &at_, &b, 0, A, P, &e), e);
   double got = 0, want = 0;
   CHECK(check_matmul_result(&out, &at_, &b, &got, &want) == 0, "transposed batch: %g instead of %g", got, want);
   lc_tensor_release(&a), lc_tensor_release(&b), lc_tensor_release(&out);
@@ -247,9 +250,9 @@ static void test_shapes_and_errors(void) {
   lc_tensor_init(&b, A, 2, bs, &e);
   lc_tensor_init(&o, A, 2, os, &e);
   lc_fill(&o, 5);
-  CHECK_OK(lc_matmul(&o, &a, &b, 1, A, &e), e);
+  CHECK_OK(lc_matmul(&o, &a, &b, 1, A, P, &e), e);
   CHECK(o.data[0] == 5 && o.data[5] == 5, "k = 0 accumulate leaves out");
-  CHECK_OK(lc_matmul(&o, &a, &b, 0, A, &e), e);
+  CHECK_OK(lc_matmul(&o, &a, &b, 0, A, P, &e), e);
   CHECK(o.data[0] == 0 && o.data[5] == 0, "k = 0 gives zeros: %g", o.data[0]);
   lc_tensor_release(&a), lc_tensor_release(&b), lc_tensor_release(&o);
 
@@ -268,19 +271,19 @@ static void test_shapes_and_errors(void) {
   CHECK_FAILS(lc_matmul_shape(&x, &y, &nd, sh, &e), e, "matmul: [3,4] x [5,2]: inner dims 4 and 5 differ");
   CHECK_FAILS(lc_matmul_shape(&sc, &x, &nd, sh, &e), e, "matmul:", "[]", "[3,4]");
   CHECK_FAILS(lc_matmul_shape(&b3, &c3, &nd, sh, &e), e, "matmul:", "[2,3,4]", "[3,4,5]", "batch");
-  CHECK_FAILS(lc_matmul(&z, &x, &y, 0, A, &e), e, "matmul:", "inner dims");
-  CHECK_FAILS(lc_matmul(&x, &x, &w, 0, A, &e), e, "matmul:", "output", "[3,4]", "[3,2]");
+  CHECK_FAILS(lc_matmul(&z, &x, &y, 0, A, P, &e), e, "matmul:", "inner dims");
+  CHECK_FAILS(lc_matmul(&x, &x, &w, 0, A, P, &e), e, "matmul:", "output", "[3,4]", "[3,2]");
   lc_tensor zt = z;  /* non-contiguous output */
   lc_tensor_init(&zt, A, 2, (int64_t[]){2, 3}, &e);
   lc_tensor ztv = zt;
   lc_view_transpose(&ztv, 0, 1, &e);
-  CHECK_FAILS(lc_matmul(&ztv, &x, &w, 0, A, &e), e, "matmul:", "contiguous");
-  CHECK_FAILS(lc_gemm(&z, &x, 0, &y, 0, 1, 0, A, &e), e, "gemm:", "[3,4]", "[5,2]");
-  CHECK_FAILS(lc_gemm(&w, &x, 0, &w, 0, 1, 0, A, &e), e, "gemm:", "[3,4] x [4,2] -> [4,2]");
-  CHECK_FAILS(lc_gemm(&z, &x, 1, &w, 0, 1, 0, A, &e), e, "gemm:");
-  CHECK_FAILS(lc_gemm(&z, &b3, 0, &w, 0, 1, 0, A, &e), e, "gemm:", "2-D");
-  CHECK_FAILS(lc_gemm(&z, &x, 0, &sc, 0, 1, 0, A, &e), e, "gemm:", "2-D");
-  CHECK_FAILS(lc_gemm(&ztv, &x, 0, &w, 0, 1, 0, A, &e), e, "output");
+  CHECK_FAILS(lc_matmul(&ztv, &x, &w, 0, A, P, &e), e, "matmul:", "contiguous");
+  CHECK_FAILS(lc_gemm(&z, &x, 0, &y, 0, 1, 0, A, P, &e), e, "gemm:", "[3,4]", "[5,2]");
+  CHECK_FAILS(lc_gemm(&w, &x, 0, &w, 0, 1, 0, A, P, &e), e, "gemm:", "[3,4] x [4,2] -> [4,2]");
+  CHECK_FAILS(lc_gemm(&z, &x, 1, &w, 0, 1, 0, A, P, &e), e, "gemm:");
+  CHECK_FAILS(lc_gemm(&z, &b3, 0, &w, 0, 1, 0, A, P, &e), e, "gemm:", "2-D");
+  CHECK_FAILS(lc_gemm(&z, &x, 0, &sc, 0, 1, 0, A, P, &e), e, "gemm:", "2-D");
+  CHECK_FAILS(lc_gemm(&ztv, &x, 0, &w, 0, 1, 0, A, P, &e), e, "output");
   /* a result over 2^40 elements is refused by the shape check */
   lc_tensor big_a = {0}, big_b = {0};
   big_a.ndim = big_b.ndim = 2;
@@ -291,13 +294,60 @@ static void test_shapes_and_errors(void) {
   lc_tensor_release(&b3), lc_tensor_release(&c3), lc_tensor_release(&sc), lc_tensor_release(&zt);
 }
 
+/* Products large enough for the pool to split them, in every layout, against the
+ * naive reference: row splits, column splits, transposed operands, accumulation. */
+static void test_parallel_gemm(void) {
+  static const int64_t shapes[][3] = {{32, 784, 128}, {128, 32, 784}, {7, 300, 1000}, {513, 129, 47}, {1000, 64, 5}};
+  lc_error e;
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+    int64_t M = shapes[s][0], K = shapes[s][1], N = shapes[s][2];
+    for (int ta = 0; ta <= 1; ta++)
+      for (int tb = 0; tb <= 1; tb++) {
+        lc_tensor a, b, c, r;
+        int64_t sa[2] = {ta ? K : M, ta ? M : K}, sb[2] = {tb ? N : K, tb ? K : N}, sc[2] = {M, N};
+        CHECK_OK(lc_tensor_init(&a, A, 2, sa, &e), e);
+        CHECK_OK(lc_tensor_init(&b, A, 2, sb, &e), e);
+        CHECK_OK(lc_tensor_init(&c, A, 2, sc, &e), e);
+        CHECK_OK(lc_tensor_init(&r, A, 2, sc, &e), e);
+        for (int64_t i = 0; i < lc_numel(&a); i++) a.data[i] = test_float(-0.5f, 0.5f);
+        for (int64_t i = 0; i < lc_numel(&b); i++) b.data[i] = test_float(-0.5f, 0.5f);
+        for (int64_t i = 0; i < M * N; i++) c.data[i] = 1.0f;
+        CHECK_OK(lc_gemm(&c, &a, ta, &b, tb, 2.0f, 1.0f, A, P, &e), e);
+        /* reference on contiguous copies of op(a), op(b) */
+        lc_tensor va = a, vb = b, ca, cb;
+        if (ta) lc_view_transpose(&va, 0, 1, NULL);
+        if (tb) lc_view_transpose(&vb, 0, 1, NULL);
+        CHECK_OK(lc_tensor_init(&ca, A, 2, va.shape, &e), e);
+        CHECK_OK(lc_tensor_init(&cb, A, 2, vb.shape, &e), e);
+        lc_copy(&ca, &va, NULL);
+        lc_copy(&cb, &vb, NULL);
+        lc_gemm_reference(r.data, ca.data, cb.data, M, K, N);
+        int64_t bad = 0;
+        for (int64_t i = 0; i < M * N; i++)
+          if (fabsf(c.data[i] - (2.0f * r.data[i] + 1.0f)) > 1e-3f * (1.0f + fabsf(r.data[i]))) bad++;
+        CHECK(bad == 0, "parallel gemm %lldx%lldx%lld ta=%d tb=%d: %lld wrong elements", (long long)M, (long long)K,
+              (long long)N, ta, tb, (long long)bad);
+        lc_tensor_release(&a), lc_tensor_release(&b), lc_tensor_release(&c), lc_tensor_release(&r);
+        lc_tensor_release(&ca), lc_tensor_release(&cb);
+      }
+  }
+}
+
 int main(void) {
   test_seed(4);
   A = lc_allocator_new((size_t)64 << 20);
-  test_reference();
-  test_gemm();
-  test_matmul();
-  test_shapes_and_errors();
+  for (int round = 0; round < 2; round++) {
+    if (round == 1) {
+      P = lc_pool_new(2);
+      CHECK(P != NULL, "a pool of 2 threads starts");
+    }
+    test_reference();
+    test_gemm();
+    test_matmul();
+    test_parallel_gemm();
+    test_shapes_and_errors();
+  }
+  lc_pool_free(P);
   CHECK(lc_allocator_live_bytes(A) == 0, "every test tensor was released (%zu bytes live)", lc_allocator_live_bytes(A));
   lc_allocator_release(A);
   return check_done("test_matmul");
