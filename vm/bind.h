@@ -48,6 +48,9 @@ lc_tensor *lc_pushview(lua_State *L, const lc_tensor *src);
 /* A shape from a table ({3,4} or a Size) at idx, or from the integers idx..top.
  * Returns the number of dims. */
 int lc_checkshape(lua_State *L, int idx, int64_t *shape, const char *what);
+/* lc_checkshape for a tensor about to be created: also checks the sizes (negative,
+ * too many elements), so that errors name `what`. */
+int lc_checknewshape(lua_State *L, int idx, int64_t *shape, const char *what);
 /* A 1-based (or negative, from the end) dimension argument, returned 0-based.
  * `ndim_extra` widens the range (1 for unsqueeze, which may append a dim). */
 int lc_checkdim(lua_State *L, int idx, int ndim, int ndim_extra, const char *what);

@@ -417,24 +417,16 @@ static int f_set_rng_state(lua_State *L) {
   return 0;
 }
 
-/* Reads the shape of a new tensor and checks its sizes, so that errors name `what`. */
-static int check_new_shape(lua_State *L, int idx, int64_t *shape, const char *what) {
-  int ndim = lc_checkshape(L, idx, shape, what);
-  lc_error e;
-  if (lc_check_shape(what, ndim, shape, NULL, &e)) lc_raise(L, &e);
-  return ndim;
-}
-
 static int f_rand(lua_State *L) {
   int64_t shape[LC_MAX_DIMS];
-  int ndim = check_new_shape(L, 1, shape, "rand");
+  int ndim = lc_checknewshape(L, 1, shape, "rand");
   lc_rng_fill_uniform(&lc_ctx_of(L)->rng, lc_pushtensor(L, ndim, shape), 0.0f, 1.0f);
   return 1;
 }
 
 static int f_randn(lua_State *L) {
   int64_t shape[LC_MAX_DIMS];
-  int ndim = check_new_shape(L, 1, shape, "randn");
+  int ndim = lc_checknewshape(L, 1, shape, "randn");
   lc_rng_fill_normal(&lc_ctx_of(L)->rng, lc_pushtensor(L, ndim, shape), 0.0f, 1.0f);
   return 1;
 }
@@ -443,7 +435,7 @@ static int f_randn(lua_State *L) {
 static int f_randint(lua_State *L) {
   lua_Integer lo = luaL_checkinteger(L, 1), hi = luaL_checkinteger(L, 2);
   int64_t shape[LC_MAX_DIMS];
-  int ndim = check_new_shape(L, 3, shape, "randint");
+  int ndim = lc_checknewshape(L, 3, shape, "randint");
   lc_error e;
   if (hi <= lo) luaL_error(L, "randint: empty range [%I, %I)", lo, hi);
   if (lc_rng_fill_int(&lc_ctx_of(L)->rng, lc_pushtensor(L, ndim, shape), lo, hi, &e)) return lc_raise(L, &e);

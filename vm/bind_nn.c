@@ -2,6 +2,7 @@
  * that stdlib/nn and stdlib/optim compose, and that users call to write their own layers.
  * Outputs are passed in (preallocated and reused by the layers), so a training step
  * allocates nothing once its buffers exist. */
+#include <stdio.h>
 #include <string.h>
 
 #include "activation.h"
@@ -58,55 +59,33 @@ static int k_act_backward(lua_State *L) {
   return 0;
 }
 
-/* loss forwards: (pred, target, from_logits, eps) -> mean loss */
-static int k_sparse_ce_forward(lua_State *L) {
+/* The three cross-entropies share one signature: the kernel pair is chosen by upvalue 2.
+ *   X_forward(pred, target, from_logits, eps) -> mean loss
+ *   X_backward(dpred, pred, target, from_logits, eps) */
+typedef int (*xent_forward_fn)(const lc_tensor *, const lc_tensor *, int, float, double *, lc_error *);
+typedef int (*xent_backward_fn)(lc_tensor *, const lc_tensor *, const lc_tensor *, int, float, lc_error *);
+static const struct {
+  const char *name;
+  xent_forward_fn forward;
+  xent_backward_fn backward;
+} xents[] = {{"sparse_ce", lc_sparse_ce_forward, lc_sparse_ce_backward},
+             {"ce", lc_ce_forward, lc_ce_backward},
+             {"bce", lc_bce_forward, lc_bce_backward}};
+
+static int k_xent_forward(lua_State *L) {
   double loss;
   lc_error e;
-  if (lc_sparse_ce_forward(lc_checktensor(L, 1), lc_checktensor(L, 2), lua_toboolean(L, 3), (float)luaL_optnumber(L, 4, 1e-7),
-                           &loss, &e))
+  if (xents[lua_tointeger(L, lua_upvalueindex(2))].forward(lc_checktensor(L, 1), lc_checktensor(L, 2), lua_toboolean(L, 3),
+                                                           (float)luaL_optnumber(L, 4, 1e-7), &loss, &e))
     return lc_raise(L, &e);
   lua_pushnumber(L, loss);
   return 1;
 }
 
-static int k_sparse_ce_backward(lua_State *L) {
+static int k_xent_backward(lua_State *L) {
   lc_error e;
-  if (lc_sparse_ce_backward(lc_checktensor(L, 1), lc_checktensor(L, 2), lc_checktensor(L, 3), lua_toboolean(L, 4),
-                            (float)luaL_optnumber(L, 5, 1e-7), &e))
-    return lc_raise(L, &e);
-  return 0;
-}
-
-static int k_ce_forward(lua_State *L) {
-  double loss;
-  lc_error e;
-  if (lc_ce_forward(lc_checktensor(L, 1), lc_checktensor(L, 2), lua_toboolean(L, 3), (float)luaL_optnumber(L, 4, 1e-7), &loss, &e))
-    return lc_raise(L, &e);
-  lua_pushnumber(L, loss);
-  return 1;
-}
-
-static int k_ce_backward(lua_State *L) {
-  lc_error e;
-  if (lc_ce_backward(lc_checktensor(L, 1), lc_checktensor(L, 2), lc_checktensor(L, 3), lua_toboolean(L, 4),
-                     (float)luaL_optnumber(L, 5, 1e-7), &e))
-    return lc_raise(L, &e);
-  return 0;
-}
-
-static int k_bce_forward(lua_State *L) {
-  double loss;
-  lc_error e;
-  if (lc_bce_forward(lc_checktensor(L, 1), lc_checktensor(L, 2), lua_toboolean(L, 3), (float)luaL_optnumber(L, 4, 1e-7), &loss, &e))
-    return lc_raise(L, &e);
-  lua_pushnumber(L, loss);
-  return 1;
-}
-
-static int k_bce_backward(lua_State *L) {
-  lc_error e;
-  if (lc_bce_backward(lc_checktensor(L, 1), lc_checktensor(L, 2), lc_checktensor(L, 3), lua_toboolean(L, 4),
-                      (float)luaL_optnumber(L, 5, 1e-7), &e))
+  if (xents[lua_tointeger(L, lua_upvalueindex(2))].backward(lc_checktensor(L, 1), lc_checktensor(L, 2), lc_checktensor(L, 3),
+                                                            lua_toboolean(L, 4), (float)luaL_optnumber(L, 5, 1e-7), &e))
     return lc_raise(L, &e);
   return 0;
 }
@@ -212,9 +191,6 @@ static int f_index_select(lua_State *L) {
 static const luaL_Reg kernels[] = {
   {"linear_forward", k_linear_forward}, {"linear_backward", k_linear_backward},
   {"act_known", k_act_known}, {"act_forward", k_act_forward}, {"act_backward", k_act_backward},
-  {"sparse_ce_forward", k_sparse_ce_forward}, {"sparse_ce_backward", k_sparse_ce_backward},
-  {"ce_forward", k_ce_forward}, {"ce_backward", k_ce_backward},
-  {"bce_forward", k_bce_forward}, {"bce_backward", k_bce_backward},
   {"mse_forward", k_mse_forward}, {"mse_backward", k_mse_backward},
   {"count_correct", k_count_correct},
   {"sgd_step", k_sgd_step}, {"adam_step", k_adam_step}, {"rmsprop_step", k_rmsprop_step},
@@ -223,7 +199,18 @@ static const luaL_Reg kernels[] = {
 
 void lc_bind_nn(lua_State *L, int ctx, int methods, int module) {
   lua_newtable(L);
-  lc_setfuncs(L, ctx, lua_gettop(L), kernels);
+  int k = lua_gettop(L);
+  lc_setfuncs(L, ctx, k, kernels);
+  char name[32];
+  for (int i = 0; i < (int)(sizeof xents / sizeof xents[0]); i++) {
+    for (int backward = 0; backward <= 1; backward++) {
+      lua_pushvalue(L, ctx);
+      lua_pushinteger(L, i);
+      lua_pushcclosure(L, backward ? k_xent_backward : k_xent_forward, 2);
+      snprintf(name, sizeof name, "%s_%s", xents[i].name, backward ? "backward" : "forward");
+      lua_setfield(L, k, name);
+    }
+  }
   lua_setfield(L, module, "kernels");
   static const luaL_Reg fns[] = {{"index_select", f_index_select}, {NULL, NULL}};
   lc_setfuncs(L, ctx, methods, fns);

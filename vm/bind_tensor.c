@@ -185,8 +185,7 @@ static lua_Integer check_integer_key(lua_State *L, int idx, const char *what) {
 
 /* ---- creation ---- */
 
-/* Reads the shape of a new tensor and checks its sizes, so that errors name `what`. */
-static int check_new_shape(lua_State *L, int idx, int64_t *shape, const char *what) {
+int lc_checknewshape(lua_State *L, int idx, int64_t *shape, const char *what) {
   int ndim = lc_checkshape(L, idx, shape, what);
   lc_error e;
   if (lc_check_shape(what, ndim, shape, NULL, &e)) lc_raise(L, &e);
@@ -195,14 +194,14 @@ static int check_new_shape(lua_State *L, int idx, int64_t *shape, const char *wh
 
 static int f_empty(lua_State *L) {
   int64_t shape[LC_MAX_DIMS];
-  int ndim = check_new_shape(L, 1, shape, "empty");
+  int ndim = lc_checknewshape(L, 1, shape, "empty");
   lc_pushtensor(L, ndim, shape);
   return 1;
 }
 
 static int fill_new(lua_State *L, float v, const char *what) {
   int64_t shape[LC_MAX_DIMS];
-  int ndim = check_new_shape(L, 1, shape, what);
+  int ndim = lc_checknewshape(L, 1, shape, what);
   lc_tensor *t = lc_pushtensor(L, ndim, shape);
   lc_fill(t, v);
   return 1;
@@ -214,7 +213,7 @@ static int f_ones(lua_State *L) { return fill_new(L, 1.0f, "ones"); }
 static int f_full(lua_State *L) {
   int64_t shape[LC_MAX_DIMS];
   luaL_checktype(L, 1, LUA_TTABLE);
-  int ndim = check_new_shape(L, 1, shape, "full");
+  int ndim = lc_checknewshape(L, 1, shape, "full");
   float v = (float)luaL_checknumber(L, 2);
   lc_fill(lc_pushtensor(L, ndim, shape), v);
   return 1;

@@ -1,33 +1,14 @@
 -- The luacnn command line, run as a separate process on small temporary scripts.
+local support = require "spec_support"
+local quote, slurp, temp_file, has, LEAK_CHECK = support.quote, support.slurp, support.temp_file, support.has, support.LEAK_CHECK
 local BIN = assert(os.getenv("LUACNN_BIN"), "LUACNN_BIN must name the built luacnn binary")
 local SOURCE_DIR = assert(os.getenv("LUACNN_SOURCE_DIR"), "LUACNN_SOURCE_DIR must be set")
 local BUILD_DIR = assert(os.getenv("LUACNN_BUILD_DIR"), "LUACNN_BUILD_DIR must be set")
 
--- A sanitizer build's spec environment turns leak checks off for the uninstrumented
--- lua5.4 running busted; the luacnn binary is instrumented, so check it.
-local LEAK_CHECK = "ASAN_OPTIONS=detect_leaks=1"
 
-local temp_files = {}
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local text = f:read("a")
-  f:close()
-  return text
-end
 
-local function temp_file(contents)
-  local path = os.tmpname()
-  temp_files[#temp_files + 1] = path
-  local f = assert(io.open(path, "wb"))
-  f:write(contents)
-  f:close()
-  return path
-end
 
 -- Runs luacnn with the given arguments. opts.stdin feeds text on stdin (otherwise
 -- /dev/null); opts.env is a shell prefix such as "LUACNN_THREADS=2" or "-u LUA_PATH".
@@ -44,9 +25,6 @@ local function luacnn(args, opts)
   return slurp(out), slurp(err), code
 end
 
-local function has(text, fragment)
-  return text:find(fragment, 1, true) ~= nil
-end
 
 -- A script printing its varargs and its global arg table, one "key=value" per line.
 local ARGS_SCRIPT = [[
@@ -70,7 +48,7 @@ print("arg1=" .. tostring(arg[1]))
 
 describe("luacnn command line", function()
   teardown(function()
-    for _, path in ipairs(temp_files) do os.remove(path) end
+    support.remove_temp_files()
   end)
 
   describe("running scripts", function()

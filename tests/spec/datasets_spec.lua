@@ -3,6 +3,8 @@
 -- data is nowhere. The lookup order is tested in child lua5.4 processes, each with its
 -- own environment and its own copy of the stdlib (so "the project's data folder" is a
 -- temporary one).
+local support = require "spec_support"
+local dims, slurp, quote, has = support.dims, support.slurp, support.quote, support.has
 local T = require "luacnn"
 local datasets = require "datasets"
 
@@ -15,22 +17,9 @@ local FILES = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-imag
 
 local tmpdir
 
-local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-local function has(text, fragment) return text:find(fragment, 1, true) ~= nil end
 local function sh(cmd) assert(os.execute(cmd), cmd) end
 
-local function dims(t)
-  local size, out = t:size(), {}
-  for i = 1, #size do out[i] = size[i] end
-  return out
-end
 
-local function slurp(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
 -- A data set of n_train / n_test random 28x28 images in dir; opts.gz names the files .gz,
 -- opts.labels overrides the training labels, opts.h the image height.

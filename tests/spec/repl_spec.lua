@@ -1,36 +1,14 @@
 -- The REPL: line by line from a pipe, and through a real terminal under tmux for
 -- readline, tab completion, Ctrl-C and history.
+local support = require "spec_support"
+local quote, slurp, temp_file, has, LEAK_CHECK = support.quote, support.slurp, support.temp_file, support.has, support.LEAK_CHECK
 local BIN = assert(os.getenv("LUACNN_BIN"), "LUACNN_BIN must name the built luacnn binary")
 
--- A sanitizer build's spec environment turns leak checks off for the uninstrumented
--- lua5.4 running busted; the luacnn binary is instrumented, so check it.
-local LEAK_CHECK = "ASAN_OPTIONS=detect_leaks=1"
 
-local temp_files = {}
 
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
 
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local text = f:read("a")
-  f:close()
-  return text
-end
 
-local function temp_file(contents)
-  local path = os.tmpname()
-  temp_files[#temp_files + 1] = path
-  local f = assert(io.open(path, "wb"))
-  f:write(contents)
-  f:close()
-  return path
-end
 
-local function has(text, fragment)
-  return text:find(fragment, 1, true) ~= nil
-end
 
 -- Pipes the lines into "luacnn repl" (or luacnn with other args); returns stdout,
 -- stderr and the exit status.
@@ -45,7 +23,7 @@ end
 
 describe("luacnn repl reading a pipe", function()
   teardown(function()
-    for _, path in ipairs(temp_files) do os.remove(path) end
+    support.remove_temp_files()
   end)
 
   it("prints expression values and nothing else (no prompts, no banner)", function()
@@ -208,7 +186,7 @@ describe("luacnn repl on a terminal", function()
   end)
 
   teardown(function()
-    for _, path in ipairs(temp_files) do os.remove(path) end
+    support.remove_temp_files()
   end)
 
   it("shows prompts, evaluates and exits on Ctrl-D with status 0", function()
