@@ -137,18 +137,33 @@ function Sequential:preactivation()
 end
 
 -- from_preactivation: dy is the gradient w.r.t. the last layer's pre-activation (fused loss).
+-- With compute_input_grad off (fit turns it off), the layers before the first one with
+-- parameters have nothing to learn and nobody reads their input gradient, so backward stops
+-- at that layer and tells it to skip its own input gradient: behind a Flatten, the first
+-- Dense would otherwise compute dL/dx of the images every step, as costly as its dW.
 function Sequential:backward(x, dy, from_preactivation)
   local inputs = self._inputs
   if not inputs or inputs[1] ~= x then
     error("Sequential:backward: call forward with the same input first", 2)
   end
-  for i = #self.layers, 1, -1 do
+  local n = #self.layers
+  local first = n
+  for i, layer in ipairs(self.layers) do
+    if #layer:named_parameters() > 0 then
+      first = i
+      break
+    end
+  end
+  -- set every time: a flag left off by fit must be back on for a plain backward
+  for i = 1, first do self.layers[i].compute_input_grad = self.compute_input_grad end
+  local stop = self.compute_input_grad and 1 or first
+  for i = n, stop, -1 do
     local layer = self.layers[i]
-    if i == 1 then layer.compute_input_grad = self.compute_input_grad end
-    local ok, res = pcall(layer.backward, layer, inputs[i], dy, from_preactivation and i == #self.layers)
+    local ok, res = pcall(layer.backward, layer, inputs[i], dy, from_preactivation and i == n)
     if not ok then error(self:where(i, layer, res), 2) end
     dy = res
   end
+  if stop > 1 then dy = nil end
   self.grad_input = dy
   return dy
 end

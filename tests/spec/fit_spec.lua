@@ -132,6 +132,34 @@ describe("fit", function()
     assert.is_false(shuffled:flatten_parameters():equal(P))
   end)
 
+  it("skips the first Dense's input gradient behind a Flatten; a plain backward still gets one", function()
+    local x = T.randn{16, 2, 2}
+    local y = T.randint(0, 2, {16})
+    local m = nn.Sequential{
+      nn.Flatten{input_shape = {2, 2}},
+      nn.Dense(4, {activation = "relu"}),
+      nn.Dense(2, {activation = "softmax"}),
+    }
+    m:compile{optimizer = "adam", loss = "sparse_categorical_crossentropy"}
+    local K = T.kernels
+    local linear_backward = K.linear_backward
+    finally(function() K.linear_backward = linear_backward end)
+    local calls, with_dx = 0, 0
+    K.linear_backward = function(dx, ...)
+      calls = calls + 1
+      if dx then with_dx = with_dx + 1 end
+      return linear_backward(dx, ...)
+    end
+    m:fit(x, y, {epochs = 1, batch_size = 8, verbose = 0})
+    -- 2 steps x 2 Dense layers; only the last one's input gradient feeds anything
+    assert.are.equal(4, calls)
+    assert.are.equal(2, with_dx)
+    m:forward(x)
+    local dx = m:backward(x, T.ones{16, 2})
+    assert.are.same({16, 2, 2}, dx:size())
+    assert.are.equal(4, with_dx)
+  end)
+
   it("validation_data adds val_ entries that match evaluate", function()
     local x, y = xor_data()
     local xv, yv = xor_data(32)
