@@ -1,0 +1,104 @@
+# The PyTorch side of bench/mlp: the same network, optimizer, loss, data and epoch
+# timing as bench/mlp.lua, as a plain training loop. Run by bench/mlp; on its own:
+#   /usr/bin/python3 bench/mlp.py BATCH EPOCHS THREADS MKLDNN FLUSH [DATA_DIR]
+# THREADS: torch.set_num_threads; MKLDNN 0|1: torch.backends.mkldnn.enabled; FLUSH 0|1:
+# torch.set_flush_denormal (denormals flushed to zero). Prints one line
+#   torch batch=B threads=N mkldnn=M flush=F steps=S epoch_s=t1,t2,... loss=l1,l2,...
+# after 1 warm-up epoch and EPOCHS timed ones. OpenBLAS's thread count and the malloc
+# configuration come from the environment the driver starts this process with.
+#   /usr/bin/python3 bench/mlp.py malloc-check
+# says whether this process's glibc took the mmap and trim thresholds from the environment.
+import ctypes
+import gzip
+import struct
+import sys
+import time
+
+
+def malloc_check():
+    # A 40 MiB block is above glibc's default (and largest dynamic) mmap threshold, so it
+    # comes from the brk heap only when a raised mmap_threshold was honoured; freeing it
+    # at the top of the heap leaves the heap as it was only when trim_threshold was too.
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.sbrk.restype, libc.sbrk.argtypes = ctypes.c_void_p, [ctypes.c_ssize_t]
+    size = 40 << 20
+    before = libc.sbrk(0)
+    p = libc.malloc(size)
+    grown = libc.sbrk(0)
+    libc.free(p)
+    after = libc.sbrk(0)
+    mmap_ok = grown - before >= size
+    trim_ok = mmap_ok and after == grown
+    print("mmap_threshold=%s trim_threshold=%s" % ("honoured" if mmap_ok else "ignored",
+                                                   "honoured" if trim_ok else "ignored"))
+
+
+def read_idx(path):
+    # IDX: a big-endian magic (0, 0, type, ndim), ndim big-endian uint32 sizes, then the data.
+    import torch
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    zero, dtype, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype != 0x08:
+        raise ValueError(f"{path}: not an unsigned-byte IDX file")
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    body = torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8)
+    return body.reshape(dims)
+
+
+def main():
+    if sys.argv[1:2] == ["malloc-check"]:
+        return malloc_check()
+    import torch
+    if len(sys.argv) < 6:
+        sys.exit("usage: mlp.py BATCH EPOCHS THREADS MKLDNN FLUSH [DATA_DIR]")
+    bs, epochs, threads, mkldnn, flush = (int(a) for a in sys.argv[1:6])
+    data = sys.argv[6] if len(sys.argv) > 6 else "/usr/share/datasets/fashion-mnist"
+    torch.set_num_threads(threads)
+    torch.backends.mkldnn.enabled = bool(mkldnn)
+    if flush and not torch.set_flush_denormal(True):
+        sys.exit("mlp.py: this CPU cannot flush denormals")
+    torch.manual_seed(0)
+
+    x = read_idx(f"{data}/train-images-idx3-ubyte.gz").float() / 255
+    y = read_idx(f"{data}/train-labels-idx1-ubyte.gz").long()
+    n = x.shape[0]
+
+    model = torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(784, 128),
+        torch.nn.ReLU(),
+        torch.nn.Linear(128, 10),
+    )
+    loss_fn = torch.nn.CrossEntropyLoss()
+    # eps 1e-7 as Keras (and luacnn); PyTorch's default is 1e-8
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+
+    times, losses = [], []
+    for epoch in range(1 + epochs):
+        t0 = time.perf_counter()
+        order = torch.randperm(n)
+        loss_sum = 0.0
+        for first in range(0, n, bs):
+            idx = order[first:first + bs]
+            xb, yb = x[idx], y[idx]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            opt.step()
+            # the running loss a training loop reports, as fit does on the luacnn side
+            loss_sum += loss.item() * idx.shape[0]
+        t1 = time.perf_counter()
+        losses.append(loss_sum / n)
+        if epoch > 0:
+            times.append(t1 - t0)
+
+    print("torch batch=%d threads=%d mkldnn=%d flush=%d steps=%d epoch_s=%s loss=%s" % (
+        bs, torch.get_num_threads(), int(torch.backends.mkldnn.enabled), flush, (n + bs - 1) // bs,
+        ",".join("%.4f" % t for t in times), ",".join("%.4f" % l for l in losses)))
+
+
+if __name__ == "__main__":
+    main()
