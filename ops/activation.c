@@ -1,6 +1,8 @@
 /* Dimension letters for softmax: R rows (everything but the last dim), C classes. */
 #include "activation.h"
 
+#include "simd.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -48,7 +50,7 @@ static void softmax_rows(float *y, const float *x, int64_t R, int64_t C, int log
   }
 }
 
-int lc_act_forward(lc_act act, lc_tensor *y, const lc_tensor *x, float alpha, lc_error *e) {
+LC_VECTOR_CLONES int lc_act_forward(lc_act act, lc_tensor *y, const lc_tensor *x, float alpha, lc_error *e) {
   if (check("forward", act, y, x, e)) return -1;
   int64_t n = lc_numel(x);
   const float *a = x->data;
@@ -101,7 +103,7 @@ int lc_act_forward(lc_act act, lc_tensor *y, const lc_tensor *x, float alpha, lc
   return 0;
 }
 
-int lc_act_backward(lc_act act, lc_tensor *dx, const lc_tensor *dy, const lc_tensor *x, const lc_tensor *y, float alpha,
+LC_VECTOR_CLONES int lc_act_backward(lc_act act, lc_tensor *dx, const lc_tensor *dy, const lc_tensor *x, const lc_tensor *y, float alpha,
                     lc_error *e) {
   if (check("backward", act, dx, dy, e) || check("backward", act, dx, x, e) || check("backward", act, dx, y, e))
     return -1;
@@ -112,11 +114,18 @@ int lc_act_backward(lc_act act, lc_tensor *dx, const lc_tensor *dy, const lc_ten
     case LC_ACT_LINEAR:
       if (g != d) memcpy(g, d, sizeof(float) * (size_t)n);
       break;
+    /* both values loaded unconditionally, so the select vectorizes instead of branching */
     case LC_ACT_RELU:
-      for (int64_t i = 0; i < n; i++) g[i] = a[i] > 0 ? d[i] : 0.0f;
+      for (int64_t i = 0; i < n; i++) {
+        float di = d[i];
+        g[i] = a[i] > 0 ? di : 0.0f;
+      }
       break;
     case LC_ACT_LEAKY_RELU:
-      for (int64_t i = 0; i < n; i++) g[i] = a[i] > 0 ? d[i] : alpha * d[i];
+      for (int64_t i = 0; i < n; i++) {
+        float di = d[i];
+        g[i] = a[i] > 0 ? di : alpha * di;
+      }
       break;
     case LC_ACT_SIGMOID:
       for (int64_t i = 0; i < n; i++) g[i] = d[i] * o[i] * (1.0f - o[i]);

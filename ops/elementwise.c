@@ -1,8 +1,10 @@
 #include "elementwise.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "iter.h"
+#include "simd.h"
 
 static const char *binop_names[] = {"add", "sub", "mul", "div", "pow", "maximum", "minimum",
                                     "eq", "ne", "lt", "le", "gt", "ge"};
@@ -38,7 +40,7 @@ static int expand_to(lc_tensor *view, const lc_tensor *t, const lc_tensor *out, 
     }                                                                         \
   } while (0)
 
-static void binary_run(lc_binop op, int64_t n, float *o, int64_t so, const float *a, int64_t sa,
+LC_VECTOR_CLONES static void binary_run(lc_binop op, int64_t n, float *o, int64_t so, const float *a, int64_t sa,
                        const float *b, int64_t sb) {
   switch (op) {
     case LC_ADD: BINARY_RUN(x + y); break;
@@ -100,7 +102,7 @@ static float sigmoidf(float x) {
 
 static float signf(float x) { return x > 0 ? 1.0f : x < 0 ? -1.0f : x; }
 
-static void unary_run(lc_unop op, int64_t n, float *o, int64_t so, const float *a, int64_t sa) {
+LC_VECTOR_CLONES static void unary_run(lc_unop op, int64_t n, float *o, int64_t so, const float *a, int64_t sa) {
   switch (op) {
     case LC_NEG: UNARY_RUN(-x); break;
     case LC_EXP: UNARY_RUN(expf(x)); break;
@@ -168,6 +170,10 @@ int lc_where(lc_tensor *out, const lc_tensor *mask, const lc_tensor *a, const lc
 }
 
 void lc_fill(lc_tensor *out, float v) {
+  if (v == 0.0f && !signbit(v) && lc_is_contiguous(out)) {  /* zeroing gradients: memset is fastest */
+    memset(out->data, 0, sizeof(float) * (size_t)lc_numel(out));
+    return;
+  }
   lc_iter it;
   lc_iter_init(&it, 1, (const lc_tensor *[]){out});
   float *p[LC_ITER_MAX];

@@ -1,5 +1,7 @@
 #include "optim.h"
 
+#include "simd.h"
+
 #include <math.h>
 
 /* Each optimizer's arguments; the update runs on ranges [begin, end) of the parameters. */
@@ -16,11 +18,29 @@ typedef struct step_args {
 #define STEP_PARALLEL_MIN 32768
 #define STEP_ALIGN 16
 
+/* Optimizer state decays geometrically where a gradient stays 0 (weights of pixels that
+ * are always blank), down into denormal floats, which the CPU handles ~100x slower:
+ * 4% of Adam's moments on MNIST made the whole step 3x slower. Updates run with
+ * denormals flushed to zero (FTZ/DAZ), set only around the update and restored after. */
+#if defined(__x86_64__) && defined(__SSE__)
+#include <xmmintrin.h>
+#define FLUSH_DENORMALS_BEGIN \
+  unsigned saved_csr_ = _mm_getcsr(); \
+  _mm_setcsr(saved_csr_ | 0x8040u);  /* FTZ (bit 15) | DAZ (bit 6) */
+#define FLUSH_DENORMALS_END _mm_setcsr(saved_csr_);
+#else
+#define FLUSH_DENORMALS_BEGIN
+#define FLUSH_DENORMALS_END
+#endif
+
 static void step_part(void *ctx, int part, int nparts) {
   const step_args *a = ctx;
   long long b, e;
   lc_split_range(a->n, nparts, part, STEP_ALIGN, &b, &e);
-  if (e > b) a->range(a, b, e);
+  if (e <= b) return;
+  FLUSH_DENORMALS_BEGIN
+  a->range(a, b, e);
+  FLUSH_DENORMALS_END
 }
 
 static void run_step(lc_pool *pool, step_args *a) {
@@ -31,7 +51,7 @@ static void run_step(lc_pool *pool, step_args *a) {
   lc_pool_run(pool, (int)parts, step_part, a);
 }
 
-static void sgd_range(const step_args *a, int64_t b, int64_t e) {
+LC_VECTOR_CLONES static void sgd_range(const step_args *a, int64_t b, int64_t e) {
   float *p = a->p, *v = a->v;
   const float *g = a->g;
   float lr = a->lr, momentum = a->momentum, wd = a->weight_decay;
@@ -53,7 +73,7 @@ void lc_sgd_step(lc_pool *pool, float *p, const float *g, float *v, int64_t n, f
   run_step(pool, &a);
 }
 
-static void adam_range(const step_args *a, int64_t b, int64_t e) {
+LC_VECTOR_CLONES static void adam_range(const step_args *a, int64_t b, int64_t e) {
   float *p = a->p, *m = a->m, *v = a->v;
   const float *g = a->g;
   float beta1 = a->beta1, beta2 = a->beta2, lr_t = a->lr_t, eps = a->eps, decay = a->decay;
@@ -73,7 +93,7 @@ void lc_adam_step(lc_pool *pool, float *p, const float *g, float *m, float *v, i
   run_step(pool, &a);
 }
 
-static void rmsprop_range(const step_args *a, int64_t b, int64_t e) {
+LC_VECTOR_CLONES static void rmsprop_range(const step_args *a, int64_t b, int64_t e) {
   float *p = a->p, *s = a->s, *mom = a->m;
   const float *g = a->g;
   float rho = a->rho, lr = a->lr, eps = a->eps, momentum = a->momentum;
