@@ -25,13 +25,15 @@ static const lc_tensor *unalias(lua_State *L, const lc_tensor *out, const lc_ten
 
 /* In-place writes into a broadcast view (stride 0 over a dim of size > 1) would store
  * several results in one element, in an order-dependent way: refuse, as PyTorch does. */
-static lc_tensor *writable(lua_State *L, lc_tensor *t, const char *what) {
+static lc_tensor *writable_op(lua_State *L, lc_tensor *t, const char *what, const char *suffix) {
   for (int d = 0; d < t->ndim; d++)
     if (t->stride[d] == 0 && t->shape[d] > 1)
-      lc_script_error(L, "%s: cannot write in place into an expanded tensor (dimension %d repeats one element); "
-                         "clone() it first", what, d + 1);
+      lc_script_error(L, "%s%s: cannot write in place into an expanded tensor (dimension %d repeats one element); "
+                         "clone() it first", what, suffix, d + 1);
   return t;
 }
+
+static lc_tensor *writable(lua_State *L, lc_tensor *t, const char *what) { return writable_op(L, t, what, ""); }
 
 /* a op b where either may be a number; in place writes into a (which must then be a
  * tensor whose shape is the broadcast shape). */
@@ -40,16 +42,12 @@ static lc_tensor *writable(lua_State *L, lc_tensor *t, const char *what) {
  * position. */
 static int binary(lua_State *L, lc_binop op, int inplace) {
   const char *name = lc_binop_name(op);
-  char inplace_name[32];
-  snprintf(inplace_name, sizeof inplace_name, "%s_", name);
+  /* one metatable check per operand: this is the hot path of every small op */
+  lc_tensor *a = luaL_testudata(L, 1, LC_TENSOR_MT), *b = luaL_testudata(L, 2, LC_TENSOR_MT);
   /* a closed tensor is reported as such, not as "expected a tensor or a number" */
-  for (int i = 1; i <= 2; i++) {
-    lc_tensor *t = luaL_testudata(L, i, LC_TENSOR_MT);
-    if (t && !t->storage)
-      lc_script_error(L, "%s%s: argument %d is a tensor that was freed (closed) and cannot be used", name,
-                      inplace ? "_" : "", i);
-  }
-  lc_tensor *a = lc_totensor(L, 1), *b = lc_totensor(L, 2);
+  if ((a && !a->storage) || (b && !b->storage))
+    lc_script_error(L, "%s%s: argument %d is a tensor that was freed (closed) and cannot be used", name,
+                    inplace ? "_" : "", a && !a->storage ? 1 : 2);
   lc_error e;
   if (!a && !b)
     lc_script_error(L, "%s%s: expected a tensor operand, got %s and %s", name, inplace ? "_" : "", luaL_typename(L, 1),
@@ -63,7 +61,7 @@ static int binary(lua_State *L, lc_binop op, int inplace) {
     if (lc_broadcast_shape(lc_binop_name(op), a, b, &ndim, shape, &e)) return lc_raise(L, &e);
     lc_tensor *out;
     if (inplace) {
-      out = writable(L, a, inplace_name);
+      out = writable_op(L, a, name, "_");
       if (ndim != a->ndim || memcmp(shape, a->shape, sizeof(int64_t) * (size_t)ndim)) {
         char x[200], y[200];
         lc_script_error(L, "%s_: result shape %s does not fit the tensor written in place %s", name,
@@ -86,7 +84,7 @@ static int binary(lua_State *L, lc_binop op, int inplace) {
     lc_script_error(L, "%s: expected a tensor or a number, got %s", name, luaL_typename(L, sidx));
   lc_tensor *out;
   if (inplace) {
-    out = writable(L, t, inplace_name);
+    out = writable_op(L, t, name, "_");
     lua_pushvalue(L, 1);
   } else {
     out = lc_pushtensor_like(L, t);
