@@ -61,6 +61,11 @@ end
 
 describe("a training step", function()
   it("gets no fresh pages from the OS once the first epoch ran", function()
+    if os.getenv("LUACNN_SANITIZED") then
+      -- ASan quarantines freed memory instead of reusing it: fresh pages are its design
+      pending("not measurable under AddressSanitizer")
+      return
+    end
     T.manual_seed(1)
     local x, y = T.rand{1280, 784}, T.randint(0, 10, {1280})
     -- [128,512] activations are 256 KiB: allocated afresh each step they would cost 64
