@@ -1,0 +1,411 @@
+/* Dimension letters as in conv.h: N samples, C/O input/output channels, G groups,
+ * Cg/Og channels per group, H x W input, KH x KW kernel, OH x OW output,
+ * K = Cg*KH*KW rows of the column matrix, P = OH*OW its columns. */
+#include "conv.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "matmul.h"
+
+int64_t lc_conv2d_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dilation) {
+  int64_t span = in + 2 * pad - dilation * (k - 1) - 1;
+  /* floor division: a negative span (kernel larger than the padded input) gives <= 0 */
+  int64_t q = span >= 0 ? span / stride : -((-span + stride - 1) / stride);
+  return q + 1;
+}
+
+int lc_conv2d_output_size(int64_t C, int64_t H, int64_t W, const int64_t *wshape, const lc_conv2d_params *p,
+                          int64_t *OH, int64_t *OW, lc_error *e) {
+  if (p->stride_h < 1 || p->stride_w < 1)
+    return lc_fail(e, "conv2d: stride must be at least 1, got %lldx%lld", (long long)p->stride_h,
+                   (long long)p->stride_w);
+  if (p->dilation_h < 1 || p->dilation_w < 1)
+    return lc_fail(e, "conv2d: dilation must be at least 1, got %lldx%lld", (long long)p->dilation_h,
+                   (long long)p->dilation_w);
+  if (p->pad_h < 0 || p->pad_w < 0)
+    return lc_fail(e, "conv2d: padding must not be negative, got %lldx%lld", (long long)p->pad_h,
+                   (long long)p->pad_w);
+  if (p->groups < 1) return lc_fail(e, "conv2d: groups must be at least 1, got %lld", (long long)p->groups);
+  int64_t O = wshape[0], Cg = wshape[1], KH = wshape[2], KW = wshape[3];
+  if (O < 1 || Cg < 1 || KH < 1 || KW < 1)
+    return lc_fail(e, "conv2d: weight [%lld,%lld,%lld,%lld] has an empty dimension", (long long)O, (long long)Cg,
+                   (long long)KH, (long long)KW);
+  if (O % p->groups)
+    return lc_fail(e, "conv2d: groups (%lld) must divide the output channels (%lld)", (long long)p->groups,
+                   (long long)O);
+  if (C % p->groups)
+    return lc_fail(e, "conv2d: groups (%lld) must divide the input channels (%lld)", (long long)p->groups,
+                   (long long)C);
+  if (C != Cg * p->groups)
+    return lc_fail(e, "conv2d: input has %lld channels, expected %lld", (long long)C, (long long)(Cg * p->groups));
+  if (H < 1 || W < 1) return lc_fail(e, "conv2d: input is empty (%lldx%lld)", (long long)H, (long long)W);
+  int64_t eh = p->dilation_h * (KH - 1) + 1, ew = p->dilation_w * (KW - 1) + 1;
+  if (eh > H + 2 * p->pad_h || ew > W + 2 * p->pad_w) {
+    char dil[64] = "";
+    if (eh != KH || ew != KW) snprintf(dil, sizeof dil, " (dilated %lldx%lld)", (long long)eh, (long long)ew);
+    return lc_fail(e, "conv2d: kernel %lldx%lld%s is larger than the padded input %lldx%lld (%lldx%lld plus padding %lldx%lld)",
+                   (long long)KH, (long long)KW, dil, (long long)(H + 2 * p->pad_h), (long long)(W + 2 * p->pad_w),
+                   (long long)H, (long long)W, (long long)p->pad_h, (long long)p->pad_w);
+  }
+  *OH = lc_conv2d_out_size(H, KH, p->stride_h, p->pad_h, p->dilation_h);
+  *OW = lc_conv2d_out_size(W, KW, p->stride_w, p->pad_w, p->dilation_w);
+  return 0;
+}
+
+/* The sizes of one convolution, checked against every tensor given. */
+typedef struct conv_dims {
+  int64_t N, C, H, W, O, G, Cg, Og, KH, KW, OH, OW, K, P;
+} conv_dims;
+
+static int check_4d(const char *what, const char *name, const lc_tensor *t, const int64_t *want, lc_error *e) {
+  char s1[100], s2[100];
+  if (t->ndim != 4 || memcmp(t->shape, want, 4 * sizeof(int64_t)))
+    return lc_fail(e, "%s: %s has shape %s, expected %s", what, name, lc_shape_str(s1, sizeof s1, t->ndim, t->shape),
+                   lc_shape_str(s2, sizeof s2, 4, want));
+  if (!lc_is_contiguous(t)) return lc_fail(e, "%s: %s must be contiguous", what, name);
+  return 0;
+}
+
+static int check_bias(const char *what, const char *name, const lc_tensor *b, int64_t O, lc_error *e) {
+  char s[100];
+  if (b->ndim != 1 || b->shape[0] != O)
+    return lc_fail(e, "%s: %s has shape %s, expected [%lld]", what, name, lc_shape_str(s, sizeof s, b->ndim, b->shape),
+                   (long long)O);
+  if (!lc_is_contiguous(b)) return lc_fail(e, "%s: %s must be contiguous", what, name);
+  return 0;
+}
+
+/* Checks x and w and fills d; y (the output or its gradient) must be [N,O,OH,OW]. */
+static int conv_check(const char *what, const lc_tensor *x, const lc_tensor *w, const lc_tensor *y, const char *yname,
+                      const lc_conv2d_params *p, conv_dims *d, lc_error *e) {
+  char s1[100];
+  if (x->ndim != 4)
+    return lc_fail(e, "%s: input has shape %s, expected 4 dims [N,C,H,W]", what,
+                   lc_shape_str(s1, sizeof s1, x->ndim, x->shape));
+  if (w->ndim != 4)
+    return lc_fail(e, "%s: weight has shape %s, expected 4 dims [O,C/groups,KH,KW]", what,
+                   lc_shape_str(s1, sizeof s1, w->ndim, w->shape));
+  if (!lc_is_contiguous(x)) return lc_fail(e, "%s: input must be contiguous", what);
+  if (!lc_is_contiguous(w)) return lc_fail(e, "%s: weight must be contiguous", what);
+  d->N = x->shape[0], d->C = x->shape[1], d->H = x->shape[2], d->W = x->shape[3];
+  if (lc_conv2d_output_size(d->C, d->H, d->W, w->shape, p, &d->OH, &d->OW, e)) return -1;
+  d->O = w->shape[0], d->KH = w->shape[2], d->KW = w->shape[3], d->G = p->groups;
+  d->Cg = d->C / d->G, d->Og = d->O / d->G;
+  d->K = d->Cg * d->KH * d->KW, d->P = d->OH * d->OW;
+  int64_t ys[4] = {d->N, d->O, d->OH, d->OW};
+  return check_4d(what, yname, y, ys, e);
+}
+
+/* The 1x1, stride-1, unpadded case: the input plane of a group is the column matrix. */
+static int is_pointwise(const conv_dims *d, const lc_conv2d_params *p) {
+  return d->KH == 1 && d->KW == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_h == 0 && p->pad_w == 0;
+}
+
+/* The range [lo, hi) of output positions o with 0 <= o*stride + off < in. */
+static void valid_range(int64_t off, int64_t stride, int64_t in, int64_t out, int64_t *lo, int64_t *hi) {
+  int64_t l = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  int64_t h = in - 1 - off < 0 ? 0 : (in - 1 - off) / stride + 1;
+  if (h > out) h = out;
+  if (l > h) l = h;
+  *lo = l, *hi = h;
+}
+
+/* col [K,P] <- the patches of x [Cg,H,W] (one sample's group). Row (c,kh,kw) holds
+ * x[c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] for every output position (oh,ow). */
+static void im2col(float *col, const float *x, const conv_dims *d, const lc_conv2d_params *p) {
+  for (int64_t c = 0; c < d->Cg; c++)
+    for (int64_t i = 0; i < d->KH; i++)
+      for (int64_t j = 0; j < d->KW; j++) {
+        float *row = col + ((c * d->KH + i) * d->KW + j) * d->P;
+        int64_t xoff = j * p->dilation_w - p->pad_w, lo, hi;
+        valid_range(xoff, p->stride_w, d->W, d->OW, &lo, &hi);
+        for (int64_t oh = 0; oh < d->OH; oh++) {
+          float *r = row + oh * d->OW;
+          int64_t ih = oh * p->stride_h - p->pad_h + i * p->dilation_h;
+          if (ih < 0 || ih >= d->H) {
+            memset(r, 0, sizeof(float) * (size_t)d->OW);
+            continue;
+          }
+          const float *src = x + (c * d->H + ih) * d->W + xoff;
+          for (int64_t ow = 0; ow < lo; ow++) r[ow] = 0;
+          if (p->stride_w == 1)
+            memcpy(r + lo, src + lo, sizeof(float) * (size_t)(hi - lo));
+          else
+            for (int64_t ow = lo; ow < hi; ow++) r[ow] = src[ow * p->stride_w];
+          for (int64_t ow = hi; ow < d->OW; ow++) r[ow] = 0;
+        }
+      }
+}
+
+/* dx [Cg,H,W] += the columns dcol [K,P] put back where im2col took them from. */
+static void col2im(float *dx, const float *col, const conv_dims *d, const lc_conv2d_params *p) {
+  for (int64_t c = 0; c < d->Cg; c++)
+    for (int64_t i = 0; i < d->KH; i++)
+      for (int64_t j = 0; j < d->KW; j++) {
+        const float *row = col + ((c * d->KH + i) * d->KW + j) * d->P;
+        int64_t xoff = j * p->dilation_w - p->pad_w, lo, hi;
+        valid_range(xoff, p->stride_w, d->W, d->OW, &lo, &hi);
+        for (int64_t oh = 0; oh < d->OH; oh++) {
+          int64_t ih = oh * p->stride_h - p->pad_h + i * p->dilation_h;
+          if (ih < 0 || ih >= d->H) continue;
+          const float *r = row + oh * d->OW;
+          float *dst = dx + (c * d->H + ih) * d->W + xoff;
+          for (int64_t ow = lo; ow < hi; ow++) dst[ow * p->stride_w] += r[ow];
+        }
+      }
+}
+
+/* A 2-D row-major matrix over raw memory, for lc_gemm. */
+static lc_tensor mat(const float *data, int64_t rows, int64_t cols) {
+  lc_tensor t;
+  memset(&t, 0, sizeof t);
+  t.data = (float *)data;
+  t.ndim = 2;
+  t.shape[0] = rows, t.shape[1] = cols;
+  t.stride[0] = cols > 1 ? cols : 1, t.stride[1] = 1;
+  return t;
+}
+
+/* c [M,Nc] = op(a) @ op(b) + beta c, with a stored [M,K] (or [K,M] when ta) and b stored
+ * [K,Nc] (or [Nc,K] when tb). Contiguous operands never need scratch copies. */
+static int gemm(float *c, const float *a, int ta, const float *b, int tb, int64_t M, int64_t Nc, int64_t K, float beta,
+                lc_pool *pool, lc_error *e) {
+  lc_tensor tc = mat(c, M, Nc), tA = ta ? mat(a, K, M) : mat(a, M, K), tB = tb ? mat(b, Nc, K) : mat(b, K, Nc);
+  return lc_gemm(&tc, &tA, ta, &tB, tb, 1.0f, beta, NULL, pool, e);
+}
+
+/* One convolution call, shared by the parts that run on the pool's threads. */
+typedef struct conv_job {
+  const conv_dims *d;
+  const lc_conv2d_params *p;
+  const float *x, *w, *b, *dy;
+  float *y, *dx;
+  float *col;      /* per part: K*P floats (forward), 2*K*P (backward: columns and their gradient) */
+  int64_t col_stride;
+  float *dw;       /* per part: O*K floats when the batch is split, else the gradient itself */
+  int64_t dw_stride;
+  lc_pool *inner;  /* pool for the GEMMs: NULL when the batch is split over the threads */
+  int failed;
+  lc_error err;
+} conv_job;
+
+static void forward_part(void *ctx, int part, int nparts) {
+  conv_job *j = ctx;
+  const conv_dims *d = j->d;
+  long long nb, ne;
+  lc_split_range(d->N, nparts, part, 1, &nb, &ne);
+  float *col = j->col + part * j->col_stride;
+  int direct = is_pointwise(d, j->p);
+  for (int64_t n = nb; n < ne; n++)
+    for (int64_t g = 0; g < d->G; g++) {
+      const float *xg = j->x + (n * d->C + g * d->Cg) * d->H * d->W;
+      float *yg = j->y + (n * d->O + g * d->Og) * d->P;
+      float beta = 0;
+      if (j->b) {
+        /* start from the bias and let the GEMM add on top (beta = 1): one pass over y */
+        for (int64_t o = 0; o < d->Og; o++)
+          for (int64_t q = 0; q < d->P; q++) yg[o * d->P + q] = j->b[g * d->Og + o];
+        beta = 1;
+      }
+      if (!direct) im2col(col, xg, d, j->p);
+      if (gemm(yg, j->w + g * d->Og * d->K, 0, direct ? xg : col, 0, d->Og, d->P, d->K, beta, j->inner, &j->err))
+        j->failed = 1;
+    }
+}
+
+static void backward_part(void *ctx, int part, int nparts) {
+  conv_job *j = ctx;
+  const conv_dims *d = j->d;
+  long long nb, ne;
+  lc_split_range(d->N, nparts, part, 1, &nb, &ne);
+  float *col = j->col + part * j->col_stride, *dcol = col + d->K * d->P;
+  float *dw = j->dw + part * j->dw_stride;
+  int direct = is_pointwise(d, j->p);
+  for (int64_t n = nb; n < ne; n++) {
+    if (j->dx && !direct) memset(j->dx + n * d->C * d->H * d->W, 0, sizeof(float) * (size_t)(d->C * d->H * d->W));
+    for (int64_t g = 0; g < d->G; g++) {
+      const float *xg = j->x + (n * d->C + g * d->Cg) * d->H * d->W;
+      const float *dyg = j->dy + (n * d->O + g * d->Og) * d->P;
+      const float *wg = j->w + g * d->Og * d->K;
+      const float *cols = xg;
+      if (!direct) {
+        im2col(col, xg, d, j->p);
+        cols = col;
+      }
+      /* dw_g [Og,K] += dy_g [Og,P] @ cols^T [P,K] */
+      if (gemm(dw + g * d->Og * d->K, dyg, 0, cols, 1, d->Og, d->K, d->P, 1, j->inner, &j->err)) j->failed = 1;
+      if (!j->dx) continue;
+      float *dxg = j->dx + (n * d->C + g * d->Cg) * d->H * d->W;
+      /* dcols [K,P] = w_g^T [K,Og] @ dy_g [Og,P]; pointwise: the columns are dx itself */
+      if (gemm(direct ? dxg : dcol, wg, 1, dyg, 0, d->K, d->P, d->Og, 0, j->inner, &j->err)) j->failed = 1;
+      if (!direct) col2im(dxg, dcol, d, j->p);
+    }
+  }
+}
+
+/* How to run a job: split the batch over the threads (each GEMM single-threaded), or,
+ * with fewer samples than threads, go through the samples in turn and split each GEMM. */
+static int batch_parts(const conv_dims *d, lc_pool *pool) {
+  int threads = lc_pool_threads(pool);
+  if (threads <= 1) return 1;
+  if (d->N < threads) return 1;
+  return threads;
+}
+
+int lc_conv2d_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, const lc_tensor *b,
+                      const lc_conv2d_params *p, lc_allocator *scratch, lc_pool *pool, lc_error *e) {
+  conv_dims d;
+  if (conv_check("conv2d", x, w, y, "output", p, &d, e)) return -1;
+  if (b && check_bias("conv2d", "bias", b, d.O, e)) return -1;
+  if (d.N == 0) return 0;
+  int parts = batch_parts(&d, pool);
+  conv_job j = {.d = &d, .p = p, .x = x->data, .w = w->data, .b = b ? b->data : NULL, .y = y->data,
+                .inner = parts > 1 ? NULL : pool};
+  lc_tensor cols = {0};
+  if (!is_pointwise(&d, p)) {
+    int64_t shape[2] = {parts, d.K * d.P};
+    if (lc_tensor_init(&cols, scratch, 2, shape, e)) return -1;
+    j.col = cols.data;
+    j.col_stride = d.K * d.P;
+  }
+  if (parts > 1) lc_pool_run(pool, parts, forward_part, &j);
+  else forward_part(&j, 0, 1);
+  lc_tensor_release(&cols);
+  if (j.failed) return lc_fail(e, "%s", j.err.msg);
+  return 0;
+}
+
+int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_tensor *dy, const lc_tensor *x,
+                       const lc_tensor *w, const lc_conv2d_params *p, lc_allocator *scratch, lc_pool *pool,
+                       lc_error *e) {
+  conv_dims d;
+  if (conv_check("conv2d backward", x, w, dy, "output gradient", p, &d, e)) return -1;
+  if (check_4d("conv2d backward", "weight gradient", dw, w->shape, e)) return -1;
+  if (dx && check_4d("conv2d backward", "input gradient", dx, x->shape, e)) return -1;
+  if (db && check_bias("conv2d backward", "bias gradient", db, d.O, e)) return -1;
+  if (d.N == 0) return 0;
+  /* db += sums of dy over the samples and positions */
+  if (db)
+    for (int64_t n = 0; n < d.N; n++)
+      for (int64_t o = 0; o < d.O; o++) {
+        const float *r = dy->data + (n * d.O + o) * d.P;
+        double s = 0;
+        for (int64_t q = 0; q < d.P; q++) s += r[q];
+        db->data[o] += (float)s;
+      }
+  int parts = batch_parts(&d, pool);
+  conv_job j = {.d = &d, .p = p, .x = x->data, .w = w->data, .dy = dy->data, .dx = dx ? dx->data : NULL,
+                .inner = parts > 1 ? NULL : pool};
+  lc_tensor cols = {0}, dws = {0};
+  if (!is_pointwise(&d, p)) {
+    int64_t shape[2] = {parts, 2 * d.K * d.P};
+    if (lc_tensor_init(&cols, scratch, 2, shape, e)) return -1;
+    j.col = cols.data;
+    j.col_stride = 2 * d.K * d.P;
+  }
+  if (parts > 1) {
+    /* each part sums its samples' weight gradients on its own; the sums are added at the end */
+    int64_t shape[2] = {parts, d.O * d.K};
+    if (lc_tensor_init(&dws, scratch, 2, shape, e)) {
+      lc_tensor_release(&cols);
+      return -1;
+    }
+    memset(dws.data, 0, sizeof(float) * (size_t)(parts * d.O * d.K));
+    j.dw = dws.data;
+    j.dw_stride = d.O * d.K;
+    lc_pool_run(pool, parts, backward_part, &j);
+    for (int part = 0; part < parts; part++)
+      for (int64_t i = 0; i < d.O * d.K; i++) dw->data[i] += dws.data[part * d.O * d.K + i];
+  } else {
+    j.dw = dw->data;
+    backward_part(&j, 0, 1);
+  }
+  lc_tensor_release(&cols);
+  lc_tensor_release(&dws);
+  if (j.failed) return lc_fail(e, "%s", j.err.msg);
+  return 0;
+}
+
+/* ---- the direct loops ---- */
+
+int lc_conv2d_forward_reference(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, const lc_tensor *b,
+                                const lc_conv2d_params *p, lc_error *e) {
+  conv_dims d;
+  if (conv_check("conv2d", x, w, y, "output", p, &d, e)) return -1;
+  if (b && check_bias("conv2d", "bias", b, d.O, e)) return -1;
+  for (int64_t n = 0; n < d.N; n++)
+    for (int64_t o = 0; o < d.O; o++)
+      for (int64_t oh = 0; oh < d.OH; oh++)
+        for (int64_t ow = 0; ow < d.OW; ow++) {
+          int64_t g = o / d.Og;
+          double s = b ? b->data[o] : 0;
+          for (int64_t c = 0; c < d.Cg; c++)
+            for (int64_t i = 0; i < d.KH; i++)
+              for (int64_t k = 0; k < d.KW; k++) {
+                int64_t ih = oh * p->stride_h - p->pad_h + i * p->dilation_h;
+                int64_t iw = ow * p->stride_w - p->pad_w + k * p->dilation_w;
+                if (ih < 0 || ih >= d.H || iw < 0 || iw >= d.W) continue;
+                s += (double)w->data[((o * d.Cg + c) * d.KH + i) * d.KW + k] *
+                     x->data[((n * d.C + g * d.Cg + c) * d.H + ih) * d.W + iw];
+              }
+          y->data[((n * d.O + o) * d.OH + oh) * d.OW + ow] = (float)s;
+        }
+  return 0;
+}
+
+int lc_conv2d_backward_reference(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_tensor *dy,
+                                 const lc_tensor *x, const lc_tensor *w, const lc_conv2d_params *p, lc_error *e) {
+  conv_dims d;
+  if (conv_check("conv2d backward", x, w, dy, "output gradient", p, &d, e)) return -1;
+  if (check_4d("conv2d backward", "weight gradient", dw, w->shape, e)) return -1;
+  if (dx && check_4d("conv2d backward", "input gradient", dx, x->shape, e)) return -1;
+  if (db && check_bias("conv2d backward", "bias gradient", db, d.O, e)) return -1;
+  /* each gradient element is one double sum over everything it touches (a gather, unlike
+   * the fast kernels' scatter through col2im) */
+  for (int64_t o = 0; o < d.O; o++) {
+    int64_t g = o / d.Og;
+    if (db) {
+      double s = 0;
+      for (int64_t n = 0; n < d.N; n++)
+        for (int64_t q = 0; q < d.P; q++) s += dy->data[(n * d.O + o) * d.P + q];
+      db->data[o] += (float)s;
+    }
+    for (int64_t c = 0; c < d.Cg; c++)
+      for (int64_t i = 0; i < d.KH; i++)
+        for (int64_t k = 0; k < d.KW; k++) {
+          double s = 0;
+          for (int64_t n = 0; n < d.N; n++)
+            for (int64_t oh = 0; oh < d.OH; oh++)
+              for (int64_t ow = 0; ow < d.OW; ow++) {
+                int64_t ih = oh * p->stride_h - p->pad_h + i * p->dilation_h;
+                int64_t iw = ow * p->stride_w - p->pad_w + k * p->dilation_w;
+                if (ih < 0 || ih >= d.H || iw < 0 || iw >= d.W) continue;
+                s += (double)dy->data[((n * d.O + o) * d.OH + oh) * d.OW + ow] *
+                     x->data[((n * d.C + g * d.Cg + c) * d.H + ih) * d.W + iw];
+              }
+          dw->data[((o * d.Cg + c) * d.KH + i) * d.KW + k] += (float)s;
+        }
+  }
+  if (!dx) return 0;
+  for (int64_t n = 0; n < d.N; n++)
+    for (int64_t ci = 0; ci < d.C; ci++)
+      for (int64_t ih = 0; ih < d.H; ih++)
+        for (int64_t iw = 0; iw < d.W; iw++) {
+          int64_t g = ci / d.Cg, c = ci % d.Cg;
+          double s = 0;
+          for (int64_t o = g * d.Og; o < (g + 1) * d.Og; o++)
+            for (int64_t i = 0; i < d.KH; i++)
+              for (int64_t k = 0; k < d.KW; k++) {
+                /* the output position (oh, ow) whose tap (i, k) reads input (ih, iw), if any */
+                int64_t th = ih + p->pad_h - i * p->dilation_h, tw = iw + p->pad_w - k * p->dilation_w;
+                if (th < 0 || tw < 0 || th % p->stride_h || tw % p->stride_w) continue;
+                int64_t oh = th / p->stride_h, ow = tw / p->stride_w;
+                if (oh >= d.OH || ow >= d.OW) continue;
+                s += (double)dy->data[((n * d.O + o) * d.OH + oh) * d.OW + ow] *
+                     w->data[((o * d.Cg + c) * d.KH + i) * d.KW + k];
+              }
+          dx->data[((n * d.C + ci) * d.H + ih) * d.W + iw] = (float)s;
+        }
+  return 0;
+}
