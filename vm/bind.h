@@ -61,6 +61,7 @@ void lc_pushsize(lua_State *L, int ndim, const int64_t *shape);
 void lc_bind_tensor(lua_State *L, int ctx, int methods, int module);
 void lc_bind_math(lua_State *L, int ctx, int methods, int module);
 void lc_bind_io(lua_State *L, int ctx, int methods, int module);
+void lc_bind_image(lua_State *L, int ctx, int methods, int module);
 void lc_bind_nn(lua_State *L, int ctx, int methods, int module);
 /* Tensor metamethods that are math (__add, __unm, ...). */
 void lc_bind_math_meta(lua_State *L, int ctx, int meta);

@@ -153,6 +153,7 @@ int lc_open_core(lua_State *L) {
   lc_bind_tensor(L, ctx, methods, module);
   lc_bind_math(L, ctx, methods, module);
   lc_bind_io(L, ctx, methods, module);
+  lc_bind_image(L, ctx, methods, module);
   lc_bind_nn(L, ctx, methods, module);
   lc_setfuncs(L, ctx, module, core_functions);
 
