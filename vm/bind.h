@@ -63,6 +63,7 @@ void lc_bind_math(lua_State *L, int ctx, int methods, int module);
 void lc_bind_io(lua_State *L, int ctx, int methods, int module);
 void lc_bind_image(lua_State *L, int ctx, int methods, int module);
 void lc_bind_nn(lua_State *L, int ctx, int methods, int module);
+void lc_bind_conv(lua_State *L, int ctx, int methods, int module);
 /* Tensor metamethods that are math (__add, __unm, ...). */
 void lc_bind_math_meta(lua_State *L, int ctx, int meta);
 /* Registers a list of functions into table `into`, each with the context as upvalue 1. */

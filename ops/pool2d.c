@@ -1,0 +1,198 @@
+/* Dimension letters as in pool2d.h; a plane is one (sample, channel) pair, H*W floats. */
+#include "pool2d.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "conv.h"
+
+int lc_pool2d_output_size(const char *what, int64_t H, int64_t W, const lc_pool2d_params *p, int64_t *OH,
+                          int64_t *OW, lc_error *e) {
+  if (p->kernel_h < 1 || p->kernel_w < 1)
+    return lc_fail(e, "%s: kernel size must be at least 1, got %lldx%lld", what, (long long)p->kernel_h,
+                   (long long)p->kernel_w);
+  if (p->stride_h < 1 || p->stride_w < 1)
+    return lc_fail(e, "%s: stride must be at least 1, got %lldx%lld", what, (long long)p->stride_h,
+                   (long long)p->stride_w);
+  if (p->pad_h < 0 || p->pad_w < 0)
+    return lc_fail(e, "%s: padding must not be negative, got %lldx%lld", what, (long long)p->pad_h,
+                   (long long)p->pad_w);
+  if (2 * p->pad_h > p->kernel_h || 2 * p->pad_w > p->kernel_w)
+    return lc_fail(e, "%s: padding %lldx%lld must be at most half the kernel %lldx%lld", what, (long long)p->pad_h,
+                   (long long)p->pad_w, (long long)p->kernel_h, (long long)p->kernel_w);
+  if (H < 1 || W < 1) return lc_fail(e, "%s: input is empty (%lldx%lld)", what, (long long)H, (long long)W);
+  if (p->kernel_h > H + 2 * p->pad_h || p->kernel_w > W + 2 * p->pad_w)
+    return lc_fail(e, "%s: kernel %lldx%lld is larger than the padded input %lldx%lld (%lldx%lld plus padding %lldx%lld)",
+                   what, (long long)p->kernel_h, (long long)p->kernel_w, (long long)(H + 2 * p->pad_h),
+                   (long long)(W + 2 * p->pad_w), (long long)H, (long long)W, (long long)p->pad_h, (long long)p->pad_w);
+  *OH = lc_conv2d_out_size(H, p->kernel_h, p->stride_h, p->pad_h, 1);
+  *OW = lc_conv2d_out_size(W, p->kernel_w, p->stride_w, p->pad_w, 1);
+  return 0;
+}
+
+/* Checks x [N,C,H,W] (xname) against y [N,C,OH,OW] (yname). */
+static int check(const char *what, const lc_tensor *x, const char *xname, const lc_tensor *y, const char *yname,
+                 const lc_pool2d_params *p, int64_t *OH, int64_t *OW, lc_error *e) {
+  char s1[100], s2[100];
+  if (x->ndim != 4)
+    return lc_fail(e, "%s: %s has shape %s, expected 4 dims [N,C,H,W]", what, xname,
+                   lc_shape_str(s1, sizeof s1, x->ndim, x->shape));
+  if (lc_pool2d_output_size(what, x->shape[2], x->shape[3], p, OH, OW, e)) return -1;
+  int64_t want[4] = {x->shape[0], x->shape[1], *OH, *OW};
+  if (y->ndim != 4 || memcmp(y->shape, want, sizeof want))
+    return lc_fail(e, "%s: %s has shape %s, expected %s", what, yname, lc_shape_str(s1, sizeof s1, y->ndim, y->shape),
+                   lc_shape_str(s2, sizeof s2, 4, want));
+  if (!lc_is_contiguous(x) || !lc_is_contiguous(y)) return lc_fail(e, "%s: tensors must be contiguous", what);
+  return 0;
+}
+
+typedef struct pool_job {
+  const lc_pool2d_params *p;
+  int64_t planes, H, W, OH, OW;
+  const float *x, *dy;
+  float *y, *dx;
+} pool_job;
+
+/* The window of output (oh, ow) clipped to the input: rows [*h0, *h1), columns [*w0, *w1). */
+static void window(const pool_job *j, int64_t oh, int64_t ow, int64_t *h0, int64_t *h1, int64_t *w0, int64_t *w1) {
+  int64_t hs = oh * j->p->stride_h - j->p->pad_h, ws = ow * j->p->stride_w - j->p->pad_w;
+  int64_t he = hs + j->p->kernel_h, we = ws + j->p->kernel_w;
+  *h0 = hs < 0 ? 0 : hs, *w0 = ws < 0 ? 0 : ws;
+  *h1 = he > j->H ? j->H : he, *w1 = we > j->W ? j->W : we;
+}
+
+/* Index in the plane of the window's maximum: the first one, or the first NaN. */
+static int64_t argmax(const pool_job *j, const float *plane, int64_t oh, int64_t ow) {
+  int64_t h0, h1, w0, w1, best = -1;
+  float m = -INFINITY;
+  window(j, oh, ow, &h0, &h1, &w0, &w1);
+  for (int64_t h = h0; h < h1; h++)
+    for (int64_t w = w0; w < w1; w++) {
+      float v = plane[h * j->W + w];
+      if (best < 0 || v > m || isnan(v)) {
+        m = v, best = h * j->W + w;
+        if (isnan(v)) return best;
+      }
+    }
+  return best;
+}
+
+static void max_forward_part(void *ctx, int part, int nparts) {
+  const pool_job *j = ctx;
+  long long b, e;
+  lc_split_range(j->planes, nparts, part, 1, &b, &e);
+  for (int64_t n = b; n < e; n++) {
+    const float *plane = j->x + n * j->H * j->W;
+    float *out = j->y + n * j->OH * j->OW;
+    for (int64_t oh = 0; oh < j->OH; oh++)
+      for (int64_t ow = 0; ow < j->OW; ow++) out[oh * j->OW + ow] = plane[argmax(j, plane, oh, ow)];
+  }
+}
+
+static void max_backward_part(void *ctx, int part, int nparts) {
+  const pool_job *j = ctx;
+  long long b, e;
+  lc_split_range(j->planes, nparts, part, 1, &b, &e);
+  for (int64_t n = b; n < e; n++) {
+    const float *plane = j->x + n * j->H * j->W, *g = j->dy + n * j->OH * j->OW;
+    float *d = j->dx + n * j->H * j->W;
+    memset(d, 0, sizeof(float) * (size_t)(j->H * j->W));
+    for (int64_t oh = 0; oh < j->OH; oh++)
+      for (int64_t ow = 0; ow < j->OW; ow++) d[argmax(j, plane, oh, ow)] += g[oh * j->OW + ow];
+  }
+}
+
+static void avg_forward_part(void *ctx, int part, int nparts) {
+  const pool_job *j = ctx;
+  long long b, e;
+  lc_split_range(j->planes, nparts, part, 1, &b, &e);
+  float inv = 1.0f / (float)(j->p->kernel_h * j->p->kernel_w);
+  for (int64_t n = b; n < e; n++) {
+    const float *plane = j->x + n * j->H * j->W;
+    float *out = j->y + n * j->OH * j->OW;
+    for (int64_t oh = 0; oh < j->OH; oh++)
+      for (int64_t ow = 0; ow < j->OW; ow++) {
+        int64_t h0, h1, w0, w1;
+        window(j, oh, ow, &h0, &h1, &w0, &w1);
+        double s = 0;
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) s += plane[h * j->W + w];
+        out[oh * j->OW + ow] = (float)s * inv;
+      }
+  }
+}
+
+static void avg_backward_part(void *ctx, int part, int nparts) {
+  const pool_job *j = ctx;
+  long long b, e;
+  lc_split_range(j->planes, nparts, part, 1, &b, &e);
+  float inv = 1.0f / (float)(j->p->kernel_h * j->p->kernel_w);
+  for (int64_t n = b; n < e; n++) {
+    const float *g = j->dy + n * j->OH * j->OW;
+    float *d = j->dx + n * j->H * j->W;
+    memset(d, 0, sizeof(float) * (size_t)(j->H * j->W));
+    for (int64_t oh = 0; oh < j->OH; oh++)
+      for (int64_t ow = 0; ow < j->OW; ow++) {
+        int64_t h0, h1, w0, w1;
+        window(j, oh, ow, &h0, &h1, &w0, &w1);
+        float v = g[oh * j->OW + ow] * inv;
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) d[h * j->W + w] += v;
+      }
+  }
+}
+
+/* Splits the planes over the pool when there is enough work to share. */
+static void run(lc_pool *pool, pool_job *j, lc_task_fn fn) {
+  int threads = lc_pool_threads(pool);
+  int64_t work = j->planes * j->OH * j->OW * j->p->kernel_h * j->p->kernel_w;
+  int parts = work < (1 << 14) ? 1 : (j->planes < threads ? (int)j->planes : threads);
+  if (parts > 1) lc_pool_run(pool, parts, fn, j);
+  else if (j->planes > 0) fn(j, 0, 1);
+}
+
+static pool_job job_of(const lc_pool2d_params *p, const lc_tensor *x, int64_t OH, int64_t OW) {
+  pool_job j = {p, x->shape[0] * x->shape[1], x->shape[2], x->shape[3], OH, OW, NULL, NULL, NULL, NULL};
+  return j;
+}
+
+int lc_maxpool2d_forward(lc_tensor *y, const lc_tensor *x, const lc_pool2d_params *p, lc_pool *pool, lc_error *e) {
+  int64_t OH, OW;
+  if (check("maxpool2d", x, "input", y, "output", p, &OH, &OW, e)) return -1;
+  pool_job j = job_of(p, x, OH, OW);
+  j.x = x->data, j.y = y->data;
+  run(pool, &j, max_forward_part);
+  return 0;
+}
+
+int lc_maxpool2d_backward(lc_tensor *dx, const lc_tensor *dy, const lc_tensor *x, const lc_pool2d_params *p,
+                          lc_pool *pool, lc_error *e) {
+  int64_t OH, OW;
+  char s1[100], s2[100];
+  if (check("maxpool2d backward", x, "input", dy, "output gradient", p, &OH, &OW, e)) return -1;
+  if (!lc_same_shape(dx, x) || !lc_is_contiguous(dx))
+    return lc_fail(e, "maxpool2d backward: input gradient has shape %s, expected %s (contiguous)",
+                   lc_shape_str(s1, sizeof s1, dx->ndim, dx->shape), lc_shape_str(s2, sizeof s2, x->ndim, x->shape));
+  pool_job j = job_of(p, x, OH, OW);
+  j.x = x->data, j.dy = dy->data, j.dx = dx->data;
+  run(pool, &j, max_backward_part);
+  return 0;
+}
+
+int lc_avgpool2d_forward(lc_tensor *y, const lc_tensor *x, const lc_pool2d_params *p, lc_pool *pool, lc_error *e) {
+  int64_t OH, OW;
+  if (check("avgpool2d", x, "input", y, "output", p, &OH, &OW, e)) return -1;
+  pool_job j = job_of(p, x, OH, OW);
+  j.x = x->data, j.y = y->data;
+  run(pool, &j, avg_forward_part);
+  return 0;
+}
+
+int lc_avgpool2d_backward(lc_tensor *dx, const lc_tensor *dy, const lc_pool2d_params *p, lc_pool *pool, lc_error *e) {
+  int64_t OH, OW;
+  if (check("avgpool2d backward", dx, "input gradient", dy, "output gradient", p, &OH, &OW, e)) return -1;
+  pool_job j = job_of(p, dx, OH, OW);
+  j.dy = dy->data, j.dx = dx->data;
+  run(pool, &j, avg_backward_part);
+  return 0;
+}
