@@ -6,6 +6,9 @@ local dense = require "nn.dense"
 local activation = require "nn.activation"
 local reshape = require "nn.reshape"
 local losses = require "nn.losses"
+local conv = require "nn.conv"
+local pooling = require "nn.pooling"
+local batchnorm = require "nn.batchnorm"
 
 -- the model API and the summary extend Module itself
 require "nn.fit"
@@ -19,6 +22,18 @@ local nn = {
   Flatten = reshape.Flatten,
   Reshape = reshape.Reshape,
   Dropout = require("nn.dropout").Dropout,
+  Conv2d = conv.Conv2d,
+  Conv2D = conv.Conv2D,
+  MaxPool2d = pooling.MaxPool2d,
+  AvgPool2d = pooling.AvgPool2d,
+  GlobalAvgPool2d = pooling.GlobalAvgPool2d,
+  MaxPooling2D = pooling.MaxPooling2D,
+  AveragePooling2D = pooling.AveragePooling2D,
+  GlobalAveragePooling2D = pooling.GlobalAveragePooling2D,
+  BatchNorm2d = batchnorm.BatchNorm2d,
+  BatchNorm1d = batchnorm.BatchNorm1d,
+  ZeroPad2d = require("nn.zeropad").ZeroPad2d,
+  ZeroPadding2D = require("nn.zeropad").ZeroPadding2D,
   losses = losses,
   metrics = require "nn.metrics",
   init = require "nn.init_weights",
