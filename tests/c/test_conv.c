@@ -2,9 +2,11 @@
  * path, the batch split over threads) over a grid of kernel, stride, padding, dilation
  * and groups, forward and backward; pooling and batch norm against naive loops written
  * here; and every error path. */
+#include "batchnorm.h"
 #include "check.h"
 #include "conv.h"
 #include "pool.h"
+#include "pool2d.h"
 
 static lc_allocator *A;
 
@@ -163,6 +165,169 @@ static void conv_errors(void) {
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) lc_tensor_release(all[i]);
 }
 
+/* ---- pooling: windows read element by element, padding skipped ---- */
+
+static void pool_case(int64_t N, int64_t C, int64_t H, int64_t W, lc_pool2d_params p, lc_pool *pool) {
+  lc_error e;
+  int64_t OH = (H + 2 * p.pad_h - p.kernel_h) / p.stride_h + 1, OW = (W + 2 * p.pad_w - p.kernel_w) / p.stride_w + 1;
+  lc_tensor x = tensor4(N, C, H, W, -1, 1), y = tensor4(N, C, OH, OW, 0, 1), ya = tensor4(N, C, OH, OW, 0, 1);
+  lc_tensor dy = tensor4(N, C, OH, OW, -1, 1), dx = tensor4(N, C, H, W, 3, 4), dxa = tensor4(N, C, H, W, 3, 4);
+  /* a few ties, so the first maximum must be the one both directions pick */
+  for (int64_t i = 0; i + 1 < lc_numel(&x); i += 7) x.data[i + 1] = x.data[i];
+  CHECK_OK(lc_maxpool2d_forward(&y, &x, &p, pool, &e), e);
+  CHECK_OK(lc_maxpool2d_backward(&dx, &dy, &x, &p, pool, &e), e);
+  CHECK_OK(lc_avgpool2d_forward(&ya, &x, &p, pool, &e), e);
+  CHECK_OK(lc_avgpool2d_backward(&dxa, &dy, &p, pool, &e), e);
+  int64_t planes = N * C, bad_max = 0, bad_avg = 0, bad_dmax = 0, bad_davg = 0;
+  double *gmax = calloc((size_t)(planes * H * W), sizeof(double)), *gavg = calloc((size_t)(planes * H * W), sizeof(double));
+  for (int64_t n = 0; n < planes; n++)
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++) {
+        float m = 0;
+        int64_t arg = -1;
+        double s = 0;
+        for (int64_t i = 0; i < p.kernel_h; i++)
+          for (int64_t j = 0; j < p.kernel_w; j++) {
+            int64_t h = oh * p.stride_h - p.pad_h + i, w = ow * p.stride_w - p.pad_w + j;
+            if (h < 0 || h >= H || w < 0 || w >= W) continue;
+            float v = x.data[(n * H + h) * W + w];
+            s += v;
+            if (arg < 0 || v > m) m = v, arg = (n * H + h) * W + w;
+          }
+        int64_t o = (n * OH + oh) * OW + ow;
+        if (y.data[o] != m) bad_max++;
+        if (!check_close(ya.data[o], s / (double)(p.kernel_h * p.kernel_w), 1e-6)) bad_avg++;
+        gmax[arg] += dy.data[o];
+        for (int64_t i = 0; i < p.kernel_h; i++)
+          for (int64_t j = 0; j < p.kernel_w; j++) {
+            int64_t h = oh * p.stride_h - p.pad_h + i, w = ow * p.stride_w - p.pad_w + j;
+            if (h >= 0 && h < H && w >= 0 && w < W) gavg[(n * H + h) * W + w] += dy.data[o] / (double)(p.kernel_h * p.kernel_w);
+          }
+      }
+  for (int64_t i = 0; i < planes * H * W; i++) {
+    if (!check_close(dx.data[i], gmax[i], 1e-5)) bad_dmax++;
+    if (!check_close(dxa.data[i], gavg[i], 1e-5)) bad_davg++;
+  }
+  CHECK(bad_max + bad_avg + bad_dmax + bad_davg == 0,
+        "pool %lldx%lld k%lldx%lld s%lldx%lld p%lldx%lld threads %d: %lld max, %lld avg, %lld dmax, %lld davg wrong",
+        (long long)H, (long long)W, (long long)p.kernel_h, (long long)p.kernel_w, (long long)p.stride_h,
+        (long long)p.stride_w, (long long)p.pad_h, (long long)p.pad_w, lc_pool_threads(pool), (long long)bad_max,
+        (long long)bad_avg, (long long)bad_dmax, (long long)bad_davg);
+  free(gmax), free(gavg);
+  lc_tensor *all[] = {&x, &y, &ya, &dy, &dx, &dxa};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) lc_tensor_release(all[i]);
+}
+
+static void pool_tests(lc_pool *pool) {
+  lc_error e;
+  static const lc_pool2d_params cases[] = {
+    {2, 2, 2, 2, 0, 0}, {3, 3, 2, 2, 1, 1}, {3, 2, 1, 1, 1, 0}, {2, 3, 1, 2, 0, 1}, {5, 5, 3, 3, 2, 2}, {1, 1, 1, 1, 0, 0}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    pool_case(2, 3, 9, 8, cases[i], NULL);
+    pool_case(16, 8, 20, 20, cases[i], pool);
+  }
+  /* padding acts as -inf: an all-negative plane keeps its own values at the border */
+  lc_pool2d_params p = {2, 2, 1, 1, 1, 1};
+  lc_tensor x = tensor4(1, 1, 2, 2, -2, -1), y = tensor4(1, 1, 3, 3, 0, 1);
+  CHECK_OK(lc_maxpool2d_forward(&y, &x, &p, NULL, &e), e);
+  CHECK(y.data[0] == x.data[0] && y.data[8] == x.data[3], "max pooling of padding: %g %g", y.data[0], y.data[8]);
+  /* a NaN in a window is its maximum */
+  x.data[1] = NAN;
+  CHECK_OK(lc_maxpool2d_forward(&y, &x, &p, NULL, &e), e);
+  CHECK(isnan(y.data[1]) && isnan(y.data[4]) && !isnan(y.data[6]), "NaN propagates through max pooling");
+  /* errors */
+  int64_t OH, OW;
+  lc_pool2d_params bad = {2, 2, 0, 1, 0, 0};
+  CHECK_FAILS(lc_pool2d_output_size("maxpool2d", 4, 4, &bad, &OH, &OW, &e), e, "maxpool2d: stride must be at least 1");
+  bad = (lc_pool2d_params){2, 2, 1, 1, 2, 0};
+  CHECK_FAILS(lc_pool2d_output_size("avgpool2d", 4, 4, &bad, &OH, &OW, &e), e, "padding 2x0 must be at most half the kernel 2x2");
+  bad = (lc_pool2d_params){2, 2, 1, 1, -1, 0};
+  CHECK_FAILS(lc_pool2d_output_size("avgpool2d", 4, 4, &bad, &OH, &OW, &e), e, "padding must not be negative");
+  bad = (lc_pool2d_params){0, 2, 1, 1, 0, 0};
+  CHECK_FAILS(lc_pool2d_output_size("avgpool2d", 4, 4, &bad, &OH, &OW, &e), e, "kernel size must be at least 1");
+  bad = (lc_pool2d_params){5, 2, 1, 1, 0, 0};
+  CHECK_FAILS(lc_pool2d_output_size("maxpool2d", 4, 4, &bad, &OH, &OW, &e), e, "kernel 5x2 is larger than the padded input 4x4");
+  lc_tensor y2 = tensor4(1, 1, 2, 3, 0, 1);
+  CHECK_FAILS(lc_maxpool2d_forward(&y2, &x, &p, NULL, &e), e, "output has shape [1,1,2,3], expected [1,1,3,3]");
+  CHECK_FAILS(lc_maxpool2d_backward(&y2, &y, &x, &p, NULL, &e), e, "input gradient has shape [1,1,2,3], expected [1,1,2,2]");
+  lc_tensor_release(&x), lc_tensor_release(&y), lc_tensor_release(&y2);
+}
+
+/* ---- batch norm: the textbook formulas in double ---- */
+
+static void batchnorm_case(int64_t N, int64_t C, int64_t S, int training, lc_pool *pool) {
+  lc_error e;
+  int64_t shape[4] = {N, C, S, 1};
+  lc_tensor x = test_tensor(A, 4, shape, 0, -2, 3), y = test_tensor(A, 4, shape, 0, 0, 1);
+  lc_tensor dy = test_tensor(A, 4, shape, 0, -1, 1), dx = test_tensor(A, 4, shape, 0, 0, 1);
+  lc_tensor g = tensor1(C, 0.5f, 2), b = tensor1(C, -1, 1), rm = tensor1(C, -1, 1), rv = tensor1(C, 0.5f, 2);
+  lc_tensor rm0 = copy_of(&rm), rv0 = copy_of(&rv), sm = tensor1(C, 0, 1), si = tensor1(C, 0, 1);
+  lc_tensor dg = tensor1(C, -1, 1), db = tensor1(C, -1, 1), dg0 = copy_of(&dg), db0 = copy_of(&db);
+  float momentum = 0.1f, eps = 1e-5f;
+  CHECK_OK(lc_batchnorm_forward(&y, &x, &g, &b, &rm, &rv, &sm, &si, training, momentum, eps, pool, &e), e);
+  CHECK_OK(lc_batchnorm_backward(&dx, &dg, &db, &dy, &x, &g, &sm, &si, training, pool, &e), e);
+  int64_t M = N * S, bad = 0;
+  for (int64_t c = 0; c < C; c++) {
+    double mean = 0, var = 0;
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t s = 0; s < S; s++) mean += x.data[(n * C + c) * S + s];
+    mean /= (double)M;
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t s = 0; s < S; s++) var += pow(x.data[(n * C + c) * S + s] - mean, 2);
+    var /= (double)M;
+    double um = training ? mean : rm0.data[c], uv = training ? var : rv0.data[c];
+    double inv = 1 / sqrt(uv + eps);
+    if (training) {
+      if (!check_close(rm.data[c], 0.9 * rm0.data[c] + 0.1 * mean, 1e-5)) bad++;
+      if (!check_close(rv.data[c], 0.9 * rv0.data[c] + 0.1 * var * (double)M / (double)(M - 1), 1e-5)) bad++;
+    } else if (rm.data[c] != rm0.data[c] || rv.data[c] != rv0.data[c]) {
+      bad++;
+    }
+    double sdy = 0, sdyx = 0;
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t s = 0; s < S; s++) {
+        int64_t i = (n * C + c) * S + s;
+        double xhat = (x.data[i] - um) * inv;
+        if (!check_close(y.data[i], xhat * g.data[c] + b.data[c], 1e-5)) bad++;
+        sdy += dy.data[i], sdyx += dy.data[i] * xhat;
+      }
+    if (!check_close(db.data[c], db0.data[c] + sdy, 1e-4)) bad++;
+    if (!check_close(dg.data[c], dg0.data[c] + sdyx, 1e-4)) bad++;
+    for (int64_t n = 0; n < N; n++)
+      for (int64_t s = 0; s < S; s++) {
+        int64_t i = (n * C + c) * S + s;
+        double xhat = (x.data[i] - um) * inv;
+        double want = training ? g.data[c] * inv / (double)M * ((double)M * dy.data[i] - sdy - xhat * sdyx)
+                               : g.data[c] * inv * dy.data[i];
+        if (!check_close(dx.data[i], want, 1e-4)) bad++;
+      }
+  }
+  CHECK(bad == 0, "batchnorm N%lld C%lld S%lld training %d threads %d: %lld values wrong", (long long)N, (long long)C,
+        (long long)S, training, lc_pool_threads(pool), (long long)bad);
+  lc_tensor *all[] = {&x, &y, &dy, &dx, &g, &b, &rm, &rv, &rm0, &rv0, &sm, &si, &dg, &db, &dg0, &db0};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) lc_tensor_release(all[i]);
+}
+
+static void batchnorm_tests(lc_pool *pool) {
+  lc_error e;
+  for (int training = 0; training <= 1; training++) {
+    batchnorm_case(4, 3, 5, training, NULL);
+    batchnorm_case(7, 2, 1, training, NULL);
+    batchnorm_case(32, 16, 144, training, pool);
+  }
+  lc_tensor x = tensor4(1, 2, 1, 1, 0, 1), v = tensor1(2, 0, 1), w = tensor1(3, 0, 1);
+  lc_tensor *vv = &v;
+  CHECK_FAILS(lc_batchnorm_forward(&x, &x, vv, vv, vv, vv, vv, vv, 1, 0.1f, 1e-5f, NULL, &e), e,
+              "training needs more than one value per channel");
+  CHECK_OK(lc_batchnorm_forward(&x, &x, vv, vv, vv, vv, vv, vv, 0, 0.1f, 1e-5f, NULL, &e), e);
+  CHECK_FAILS(lc_batchnorm_forward(&x, &x, &w, vv, vv, vv, vv, vv, 0, 0.1f, 1e-5f, NULL, &e), e,
+              "weight has shape [3], expected [2]");
+  CHECK_FAILS(lc_batchnorm_forward(&x, &x, vv, vv, vv, vv, vv, vv, 0, 1.5f, 1e-5f, NULL, &e), e, "momentum must be in [0, 1]");
+  CHECK_FAILS(lc_batchnorm_forward(&x, &x, vv, vv, vv, vv, vv, vv, 0, 0.1f, 0, NULL, &e), e, "eps must be positive");
+  CHECK_FAILS(lc_batchnorm_backward(NULL, vv, vv, &w, &x, vv, vv, vv, 1, NULL, &e), e, "output gradient has shape [3]");
+  lc_tensor_release(&x), lc_tensor_release(&v), lc_tensor_release(&w);
+}
+
 int main(void) {
   A = lc_allocator_new(1 << 24);
   test_seed(11);
@@ -176,6 +341,9 @@ int main(void) {
   conv_compare(&big, pool, 1, 1);
   big.N = 2;
   conv_compare(&big, pool, 1, 1);
+  pool_tests(NULL);
+  pool_tests(pool);
+  batchnorm_tests(pool);
   lc_pool_free(pool);
   lc_allocator_release(A);
   return check_done("test_conv");
