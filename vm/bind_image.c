@@ -121,14 +121,14 @@ static int f_image_save(lua_State *L) {
   if (!png && !pgm && !ppm)
     return luaL_error(L, "image_save: %s: unknown extension; use .png, .pgm or .ppm", path);
   if (png && (C < 1 || C > 4))
-    return luaL_error(L, "image_save: %s: a PNG holds 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA) channels; the image %s has %lld",
-                      path, lc_shape_str(s, sizeof s, t->ndim, t->shape), (long long)C);
+    return luaL_error(L, "image_save: %s: a PNG holds 1 (gray), 2 (gray+alpha), 3 (RGB) or 4 (RGBA) channels; the image %s has %I",
+                      path, lc_shape_str(s, sizeof s, t->ndim, t->shape), (lua_Integer)C);
   if (pgm && C != 1)
-    return luaL_error(L, "image_save: %s: a PGM holds 1 channel; the image %s has %lld (image.grayscale(t) makes one)",
-                      path, lc_shape_str(s, sizeof s, t->ndim, t->shape), (long long)C);
+    return luaL_error(L, "image_save: %s: a PGM holds 1 channel; the image %s has %I (image.grayscale(t) makes one)",
+                      path, lc_shape_str(s, sizeof s, t->ndim, t->shape), (lua_Integer)C);
   if (ppm && C != 3)
-    return luaL_error(L, "image_save: %s: a PPM holds 3 channels (RGB); the image %s has %lld", path,
-                      lc_shape_str(s, sizeof s, t->ndim, t->shape), (long long)C);
+    return luaL_error(L, "image_save: %s: a PPM holds 3 channels (RGB); the image %s has %I", path,
+                      lc_shape_str(s, sizeof s, t->ndim, t->shape), (lua_Integer)C);
   const lc_tensor *src = contiguous_arg(L, t);
   lc_error e;
   int rc = png ? lc_png_write(path, (int)C, H, W, src->data, &e) : lc_pnm_write(path, (int)C, H, W, src->data, &e);
