@@ -344,3 +344,35 @@ describe("image files", function()
 
   teardown(function() os.execute("rm -rf " .. tmpdir) end)
 end)
+
+describe("examples/filters.lua", function()
+  setup(function() assert(os.execute("mkdir -p " .. tmpdir)) end)
+  teardown(function() os.execute("rm -rf " .. tmpdir) end)
+
+  it("writes the channel, gray, blur and edge images of a photo", function()
+    local bin = os.getenv("LUACNN_BIN")
+    if not bin then pending("LUACNN_BIN is not set") return end
+    -- a synthetic "photo": a bright square on a dark ramp, in RGB
+    local photo = T.zeros(3, 20, 24)
+    for c = 1, 3 do photo[c]:copy(T.arange(24):view(1, 24) * (c * 3)) end
+    photo[{{}, {6, 14}, {8, 18}}] = 220
+    image.save(tmp("photo.png"), photo)
+    local out = tmp("filters-out")
+    local p = io.popen(string.format("'%s' run examples/filters.lua '%s' --out '%s' 2>&1", bin, tmp("photo.png"), out))
+    local text = p:read("a")
+    assert.is_true(p:close(), text)
+    local shapes = {red = {1, 20, 24}, green = {1, 20, 24}, blue = {1, 20, 24}, gray = {1, 20, 24},
+                    blur = {3, 20, 24}, sobel_x = {1, 18, 22}, sobel_y = {1, 18, 22}, gradient = {1, 18, 22},
+                    laplacian = {1, 18, 22}}
+    for name, shape in pairs(shapes) do
+      assert.is_true(has(text, name .. ".png"), text)
+      local t = image.load(out .. "/" .. name .. ".png")
+      assert.are.same(shape, {t:size(1), t:size(2), t:size(3)}, name)
+    end
+    -- the square's left edge is a rising edge: the brightest column of sobel_x
+    local gx = image.load(out .. "/sobel_x.png")[1]
+    local col = gx:max(1):argmax()
+    assert.is_true(col == 6 or col == 7, "strongest vertical edge at column " .. col)
+    assert.is_true(image.load(out .. "/red.png"):equal(image.load(tmp("photo.png")):narrow(1, 1, 1)))
+  end)
+end)
