@@ -15,13 +15,9 @@ print(string.format("training image %d of %d: label %d, %dx%d pixels, one byte (
 image.print(digit)
 
 -- Quantization: keep `levels` grey levels instead of 256. Each pixel is rounded down to
--- the start of its band: 2 levels keep only "ink or not".
-local function quantize(t, levels)
-  local band = 256 / levels
-  return (t / band):floor() * band
-end
+-- the start of its band (image.quantize): 2 levels keep only "ink or not".
 for _, levels in ipairs{8, 2} do
-  local q = quantize(digit, levels)
+  local q = image.quantize(digit, levels)
   print(string.format("\n%d levels (%d bit%s per pixel): the values are now %s", levels, math.floor(math.log(levels, 2)),
                       levels == 2 and "" or "s", levels == 2 and "0 and 128" or "multiples of " .. 256 // levels))
   print(image.to_ascii(q))
