@@ -111,13 +111,14 @@ static void valid_range(int64_t off, int64_t stride, int64_t in, int64_t out, in
   *lo = l, *hi = h;
 }
 
-/* col [K,P] <- the patches of x [Cg,H,W] (one sample's group). Row (c,kh,kw) holds
- * x[c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] for every output position (oh,ow). */
-static void im2col(float *col, const float *x, const conv_dims *d, const lc_conv2d_params *p) {
+/* col [K,P] (rows ld apart) <- the patches of x [Cg,H,W] (one sample's group). Row
+ * (c,kh,kw) holds x[c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] for every output position
+ * (oh,ow). With ld = S*P, S samples side by side make one [K, S*P] matrix. */
+static void im2col(float *col, int64_t ld, const float *x, const conv_dims *d, const lc_conv2d_params *p) {
   for (int64_t c = 0; c < d->Cg; c++)
     for (int64_t i = 0; i < d->KH; i++)
       for (int64_t j = 0; j < d->KW; j++) {
-        float *row = col + ((c * d->KH + i) * d->KW + j) * d->P;
+        float *row = col + ((c * d->KH + i) * d->KW + j) * ld;
         int64_t xoff = j * p->dilation_w - p->pad_w, lo, hi;
         valid_range(xoff, p->stride_w, d->W, d->OW, &lo, &hi);
         for (int64_t oh = 0; oh < d->OH; oh++) {
@@ -138,12 +139,12 @@ static void im2col(float *col, const float *x, const conv_dims *d, const lc_conv
       }
 }
 
-/* dx [Cg,H,W] += the columns dcol [K,P] put back where im2col took them from. */
-static void col2im(float *dx, const float *col, const conv_dims *d, const lc_conv2d_params *p) {
+/* dx [Cg,H,W] += the columns dcol [K,P] (rows ld apart) put back where im2col took them from. */
+static void col2im(float *dx, const float *col, int64_t ld, const conv_dims *d, const lc_conv2d_params *p) {
   for (int64_t c = 0; c < d->Cg; c++)
     for (int64_t i = 0; i < d->KH; i++)
       for (int64_t j = 0; j < d->KW; j++) {
-        const float *row = col + ((c * d->KH + i) * d->KW + j) * d->P;
+        const float *row = col + ((c * d->KH + i) * d->KW + j) * ld;
         int64_t xoff = j * p->dilation_w - p->pad_w, lo, hi;
         valid_range(xoff, p->stride_w, d->W, d->OW, &lo, &hi);
         for (int64_t oh = 0; oh < d->OH; oh++) {
@@ -175,14 +176,27 @@ static int gemm(float *c, const float *a, int ta, const float *b, int tb, int64_
   return lc_gemm(&tc, &tA, ta, &tB, tb, 1.0f, beta, NULL, pool, e);
 }
 
+/* Samples lowered together into one column matrix [K, S*P]: one GEMM per chunk instead of
+ * one per sample, since a LeNet layer's per-sample product ([6,25] x [25,784]) is small
+ * for BLAS. The budget (floats per matrix) keeps the chunk in L2 cache: at 2^20 floats the
+ * step got slower, as BLAS then streams the columns from memory. */
+#define COL_BUDGET ((int64_t)1 << 16)
+
+static int64_t chunk_samples(const conv_dims *d, int64_t have) {
+  int64_t s = COL_BUDGET / (d->K * d->P > 0 ? d->K * d->P : 1);
+  if (s < 1) s = 1;
+  return s < have ? s : have;
+}
+
 /* One convolution call, shared by the parts that run on the pool's threads. */
 typedef struct conv_job {
   const conv_dims *d;
   const lc_conv2d_params *p;
   const float *x, *w, *b, *dy;
   float *y, *dx;
-  float *col;      /* per part: K*P floats (forward), 2*K*P (backward: columns and their gradient) */
+  float *col;      /* per part: 3 matrices of S*K*P floats (columns, their gradient, outputs) */
   int64_t col_stride;
+  int64_t chunk;   /* samples per lowered matrix */
   float *dw;       /* per part: O*K floats when the batch is split, else the gradient itself */
   int64_t dw_stride;
   lc_pool *inner;  /* pool for the GEMMs: NULL when the batch is split over the threads */
@@ -190,28 +204,47 @@ typedef struct conv_job {
   lc_error err;
 } conv_job;
 
+/* Dimension letters: S samples in a chunk, s one of them; P = OH*OW output positions. */
 static void forward_part(void *ctx, int part, int nparts) {
   conv_job *j = ctx;
   const conv_dims *d = j->d;
   long long nb, ne;
   lc_split_range(d->N, nparts, part, 1, &nb, &ne);
   float *col = j->col + part * j->col_stride;
+  float *out = col + j->chunk * d->K * d->P;  /* [Og, S*P] */
   int direct = is_pointwise(d, j->p);
-  for (int64_t n = nb; n < ne; n++)
+  for (int64_t n0 = nb; n0 < ne; n0 += j->chunk) {
+    int64_t S = ne - n0 < j->chunk ? ne - n0 : j->chunk, ld = S * d->P;
     for (int64_t g = 0; g < d->G; g++) {
-      const float *xg = j->x + (n * d->C + g * d->Cg) * d->H * d->W;
-      float *yg = j->y + (n * d->O + g * d->Og) * d->P;
-      float beta = 0;
-      if (j->b) {
-        /* start from the bias and let the GEMM add on top (beta = 1): one pass over y */
-        for (int64_t o = 0; o < d->Og; o++)
-          for (int64_t q = 0; q < d->P; q++) yg[o * d->P + q] = j->b[g * d->Og + o];
-        beta = 1;
+      const float *wg = j->w + g * d->Og * d->K;
+      if (direct && S == 1) {
+        /* pointwise, one sample: x is already the column matrix and y the output */
+        const float *xg = j->x + (n0 * d->C + g * d->Cg) * d->H * d->W;
+        if (gemm(j->y + (n0 * d->O + g * d->Og) * d->P, wg, 0, xg, 0, d->Og, d->P, d->K, 0, j->inner, &j->err))
+          j->failed = 1;
+      } else {
+        for (int64_t s = 0; s < S; s++) {
+          const float *xg = j->x + ((n0 + s) * d->C + g * d->Cg) * d->H * d->W;
+          if (direct)
+            for (int64_t k = 0; k < d->K; k++) memcpy(col + k * ld + s * d->P, xg + k * d->P, sizeof(float) * (size_t)d->P);
+          else
+            im2col(col + s * d->P, ld, xg, d, j->p);
+        }
+        /* out [Og, S*P] = w_g [Og,K] @ col [K, S*P] */
+        if (gemm(out, wg, 0, col, 0, d->Og, ld, d->K, 0, j->inner, &j->err)) j->failed = 1;
+        for (int64_t s = 0; s < S; s++)
+          for (int64_t o = 0; o < d->Og; o++)
+            memcpy(j->y + ((n0 + s) * d->O + g * d->Og + o) * d->P, out + o * ld + s * d->P,
+                   sizeof(float) * (size_t)d->P);
       }
-      if (!direct) im2col(col, xg, d, j->p);
-      if (gemm(yg, j->w + g * d->Og * d->K, 0, direct ? xg : col, 0, d->Og, d->P, d->K, beta, j->inner, &j->err))
-        j->failed = 1;
+      if (j->b)
+        for (int64_t s = 0; s < S; s++)
+          for (int64_t o = 0; o < d->Og; o++) {
+            float bias = j->b[g * d->Og + o], *yr = j->y + ((n0 + s) * d->O + g * d->Og + o) * d->P;
+            for (int64_t q = 0; q < d->P; q++) yr[q] += bias;
+          }
     }
+  }
 }
 
 static void backward_part(void *ctx, int part, int nparts) {
@@ -219,27 +252,37 @@ static void backward_part(void *ctx, int part, int nparts) {
   const conv_dims *d = j->d;
   long long nb, ne;
   lc_split_range(d->N, nparts, part, 1, &nb, &ne);
-  float *col = j->col + part * j->col_stride, *dcol = col + d->K * d->P;
+  float *col = j->col + part * j->col_stride;
+  float *dcol = col + j->chunk * d->K * d->P;
+  float *dyc = dcol + j->chunk * d->K * d->P;  /* [Og, S*P]: dy of the chunk, side by side */
   float *dw = j->dw + part * j->dw_stride;
   int direct = is_pointwise(d, j->p);
-  for (int64_t n = nb; n < ne; n++) {
-    if (j->dx && !direct) memset(j->dx + n * d->C * d->H * d->W, 0, sizeof(float) * (size_t)(d->C * d->H * d->W));
+  for (int64_t n0 = nb; n0 < ne; n0 += j->chunk) {
+    int64_t S = ne - n0 < j->chunk ? ne - n0 : j->chunk, ld = S * d->P;
+    if (j->dx && !direct) memset(j->dx + n0 * d->C * d->H * d->W, 0, sizeof(float) * (size_t)(S * d->C * d->H * d->W));
     for (int64_t g = 0; g < d->G; g++) {
-      const float *xg = j->x + (n * d->C + g * d->Cg) * d->H * d->W;
-      const float *dyg = j->dy + (n * d->O + g * d->Og) * d->P;
       const float *wg = j->w + g * d->Og * d->K;
-      const float *cols = xg;
-      if (!direct) {
-        im2col(col, xg, d, j->p);
-        cols = col;
+      for (int64_t s = 0; s < S; s++) {
+        const float *xg = j->x + ((n0 + s) * d->C + g * d->Cg) * d->H * d->W;
+        if (direct)
+          for (int64_t k = 0; k < d->K; k++) memcpy(col + k * ld + s * d->P, xg + k * d->P, sizeof(float) * (size_t)d->P);
+        else
+          im2col(col + s * d->P, ld, xg, d, j->p);
+        for (int64_t o = 0; o < d->Og; o++)
+          memcpy(dyc + o * ld + s * d->P, j->dy + ((n0 + s) * d->O + g * d->Og + o) * d->P, sizeof(float) * (size_t)d->P);
       }
-      /* dw_g [Og,K] += dy_g [Og,P] @ cols^T [P,K] */
-      if (gemm(dw + g * d->Og * d->K, dyg, 0, cols, 1, d->Og, d->K, d->P, 1, j->inner, &j->err)) j->failed = 1;
+      /* dw_g [Og,K] += dy [Og, S*P] @ col^T [S*P, K] */
+      if (gemm(dw + g * d->Og * d->K, dyc, 0, col, 1, d->Og, d->K, ld, 1, j->inner, &j->err)) j->failed = 1;
       if (!j->dx) continue;
-      float *dxg = j->dx + (n * d->C + g * d->Cg) * d->H * d->W;
-      /* dcols [K,P] = w_g^T [K,Og] @ dy_g [Og,P]; pointwise: the columns are dx itself */
-      if (gemm(direct ? dxg : dcol, wg, 1, dyg, 0, d->K, d->P, d->Og, 0, j->inner, &j->err)) j->failed = 1;
-      if (!direct) col2im(dxg, dcol, d, j->p);
+      /* dcol [K, S*P] = w_g^T [K,Og] @ dy [Og, S*P], then back to each sample's pixels */
+      if (gemm(dcol, wg, 1, dyc, 0, d->K, ld, d->Og, 0, j->inner, &j->err)) j->failed = 1;
+      for (int64_t s = 0; s < S; s++) {
+        float *dxg = j->dx + ((n0 + s) * d->C + g * d->Cg) * d->H * d->W;
+        if (direct)
+          for (int64_t k = 0; k < d->K; k++) memcpy(dxg + k * d->P, dcol + k * ld + s * d->P, sizeof(float) * (size_t)d->P);
+        else
+          col2im(dxg, dcol + s * d->P, ld, d, j->p);
+      }
     }
   }
 }
@@ -263,11 +306,13 @@ int lc_conv2d_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, cons
   conv_job j = {.d = &d, .p = p, .x = x->data, .w = w->data, .b = b ? b->data : NULL, .y = y->data,
                 .inner = parts > 1 ? NULL : pool};
   lc_tensor cols = {0};
-  if (!is_pointwise(&d, p)) {
-    int64_t shape[2] = {parts, d.K * d.P};
+  j.chunk = chunk_samples(&d, (d.N + parts - 1) / parts);
+  if (!(is_pointwise(&d, p) && j.chunk == 1)) {
+    /* columns [K, S*P] and outputs [Og, S*P] per part */
+    int64_t shape[2] = {parts, j.chunk * d.P * (d.K + d.Og)};
     if (lc_tensor_init(&cols, scratch, 2, shape, e)) return -1;
     j.col = cols.data;
-    j.col_stride = d.K * d.P;
+    j.col_stride = shape[1];
   }
   if (parts > 1) lc_pool_run(pool, parts, forward_part, &j);
   else forward_part(&j, 0, 1);
@@ -298,11 +343,13 @@ int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_ten
   conv_job j = {.d = &d, .p = p, .x = x->data, .w = w->data, .dy = dy->data, .dx = dx ? dx->data : NULL,
                 .inner = parts > 1 ? NULL : pool};
   lc_tensor cols = {0}, dws = {0};
-  if (!is_pointwise(&d, p)) {
-    int64_t shape[2] = {parts, 2 * d.K * d.P};
+  j.chunk = chunk_samples(&d, (d.N + parts - 1) / parts);
+  {
+    /* columns and their gradient [K, S*P] each, and dy [Og, S*P], per part */
+    int64_t shape[2] = {parts, j.chunk * d.P * (2 * d.K + d.Og)};
     if (lc_tensor_init(&cols, scratch, 2, shape, e)) return -1;
     j.col = cols.data;
-    j.col_stride = 2 * d.K * d.P;
+    j.col_stride = shape[1];
   }
   if (parts > 1) {
     /* each part sums its samples' weight gradients on its own; the sums are added at the end */

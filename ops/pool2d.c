@@ -77,15 +77,37 @@ static int64_t argmax(const pool_job *j, const float *plane, int64_t oh, int64_t
   return best;
 }
 
+/* The pooling of almost every CNN (2x2 windows, stride 2, no padding) gets its own
+ * loop: the general window arithmetic cost ~100 instructions per output, a fifth of a
+ * LeNet-5 training step. Same answer as argmax(): first maximum, first NaN. */
+static int is_2x2(const pool_job *j) {
+  const lc_pool2d_params *p = j->p;
+  return p->kernel_h == 2 && p->kernel_w == 2 && p->stride_h == 2 && p->stride_w == 2 && p->pad_h == 0 && p->pad_w == 0;
+}
+
+static inline int64_t argmax_2x2(const float *plane, int64_t W, int64_t oh, int64_t ow) {
+  int64_t i0 = 2 * oh * W + 2 * ow, cand[4] = {i0, i0 + 1, i0 + W, i0 + W + 1}, best = i0;
+  float m = plane[i0];
+  if (isnan(m)) return best;
+  for (int k = 1; k < 4; k++) {
+    float v = plane[cand[k]];
+    if (isnan(v)) return cand[k];
+    if (v > m) m = v, best = cand[k];
+  }
+  return best;
+}
+
 static void max_forward_part(void *ctx, int part, int nparts) {
   const pool_job *j = ctx;
   long long b, e;
   lc_split_range(j->planes, nparts, part, 1, &b, &e);
+  int fast = is_2x2(j);
   for (int64_t n = b; n < e; n++) {
     const float *plane = j->x + n * j->H * j->W;
     float *out = j->y + n * j->OH * j->OW;
     for (int64_t oh = 0; oh < j->OH; oh++)
-      for (int64_t ow = 0; ow < j->OW; ow++) out[oh * j->OW + ow] = plane[argmax(j, plane, oh, ow)];
+      for (int64_t ow = 0; ow < j->OW; ow++)
+        out[oh * j->OW + ow] = plane[fast ? argmax_2x2(plane, j->W, oh, ow) : argmax(j, plane, oh, ow)];
   }
 }
 
@@ -93,12 +115,14 @@ static void max_backward_part(void *ctx, int part, int nparts) {
   const pool_job *j = ctx;
   long long b, e;
   lc_split_range(j->planes, nparts, part, 1, &b, &e);
+  int fast = is_2x2(j);
   for (int64_t n = b; n < e; n++) {
     const float *plane = j->x + n * j->H * j->W, *g = j->dy + n * j->OH * j->OW;
     float *d = j->dx + n * j->H * j->W;
     memset(d, 0, sizeof(float) * (size_t)(j->H * j->W));
     for (int64_t oh = 0; oh < j->OH; oh++)
-      for (int64_t ow = 0; ow < j->OW; ow++) d[argmax(j, plane, oh, ow)] += g[oh * j->OW + ow];
+      for (int64_t ow = 0; ow < j->OW; ow++)
+        d[fast ? argmax_2x2(plane, j->W, oh, ow) : argmax(j, plane, oh, ow)] += g[oh * j->OW + ow];
   }
 }
 
