@@ -9,7 +9,6 @@
 -- With "metrics" as third argument the model also tracks accuracy, as examples/mnist.lua
 -- does; the PyTorch loop computes only the loss, so the default leaves metrics out.
 local T = require "luacnn"
-local nn = require "nn"
 local datasets = require "datasets"
 
 local bs = math.tointeger(tonumber(arg[1] or "32"))
@@ -22,11 +21,8 @@ end
 local x, y = datasets.fashion_mnist.load_data()
 x = x / 255
 
-local model = nn.Sequential{
-  nn.Flatten{input_shape = {28, 28}},
-  nn.Dense(128, {activation = "relu"}),
-  nn.Dense(10, {activation = "softmax"}),
-}
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+local model = assert(loadfile(here .. "/../models/mlp.lua"))()
 model:compile{optimizer = "adam", loss = "sparse_categorical_crossentropy",
               metrics = with_metrics and {"accuracy"} or nil}
 

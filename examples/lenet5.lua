@@ -7,13 +7,12 @@ local T = require "luacnn"
 local datasets = require "datasets"
 
 local opts = ... or {}
-local which = ({mnist = "mnist", digits = "mnist", fashion = "fashion_mnist", fashion_mnist = "fashion_mnist"})[opts.dataset or "mnist"]
-if not which then error("--dataset must be mnist or fashion, got " .. tostring(opts.dataset)) end
+local dataset, which = datasets.named(opts.dataset)
 if opts.seed then T.manual_seed(opts.seed) end
 print(string.format("seed %d, %d thread%s", T.initial_seed(), T.get_num_threads(), T.get_num_threads() == 1 and "" or "s"))
 
 -- Convolutions want images as channels x height x width: one grey channel here.
-local x_train, y_train, x_test, y_test = datasets[which].load_data{data = opts.data}
+local x_train, y_train, x_test, y_test = dataset.load_data{data = opts.data}
 x_train = x_train:view(-1, 1, 28, 28) / 255
 x_test = x_test:view(-1, 1, 28, 28) / 255
 print(string.format("%s: %d training and %d test images of 1x28x28", which, x_train:size(1), x_test:size(1)))

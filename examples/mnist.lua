@@ -9,13 +9,12 @@ local nn = require "nn"
 local datasets = require "datasets"
 
 local opts = ... or {}
-local which = ({mnist = "mnist", digits = "mnist", fashion = "fashion_mnist", fashion_mnist = "fashion_mnist"})[opts.dataset or "mnist"]
-if not which then error("--dataset must be mnist or fashion, got " .. tostring(opts.dataset)) end
+local dataset, which = datasets.named(opts.dataset)
 if opts.seed then T.manual_seed(opts.seed) end
 print(string.format("seed %d, %d thread%s", T.initial_seed(), T.get_num_threads(), T.get_num_threads() == 1 and "" or "s"))
 
 -- Pixels arrive as bytes 0..255; the network wants values around 0..1.
-local x_train, y_train, x_test, y_test = datasets[which].load_data{data = opts.data}
+local x_train, y_train, x_test, y_test = dataset.load_data{data = opts.data}
 x_train, x_test = x_train / 255, x_test / 255
 print(string.format("%s: %d training and %d test images of %dx%d", which, x_train:size(1), x_test:size(1),
                     x_train:size(2), x_train:size(3)))
