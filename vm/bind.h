@@ -66,6 +66,10 @@ void lc_bind_nn(lua_State *L, int ctx, int methods, int module);
 void lc_bind_conv(lua_State *L, int ctx, int methods, int module);
 /* Tensor metamethods that are math (__add, __unm, ...). */
 void lc_bind_math_meta(lua_State *L, int ctx, int meta);
+/* Pushes a zeroed userdata of `size` bytes that `free_fn` releases (as __gc and __close)
+ * and marks it to-be-closed, so a C resource held in it is released on every way out of
+ * the calling function, errors included. */
+void *lc_push_closing_box(lua_State *L, size_t size, const char *mt, lua_CFunction free_fn);
 /* Registers a list of functions into table `into`, each with the context as upvalue 1. */
 void lc_setfuncs(lua_State *L, int ctx, int into, const luaL_Reg *fns);
 

@@ -49,18 +49,8 @@ static int sniff(lua_State *L, const char *path) {
 static int f_image_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
   int kind = sniff(L, path);
-  image_box *b = lua_newuserdatauv(L, sizeof *b, 0);
-  b->kind = 0;
-  b->file = NULL;
-  if (luaL_newmetatable(L, LC_IMAGE_FILE_MT)) {
-    lua_pushcfunction(L, image_box_free);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, image_box_free);
-    lua_setfield(L, -2, "__close");
-  }
-  lua_setmetatable(L, -2);
+  image_box *b = lc_push_closing_box(L, sizeof *b, LC_IMAGE_FILE_MT, image_box_free);
   int box_idx = lua_gettop(L);
-  lua_toclose(L, box_idx);
   lc_error e;
   int64_t shape[3];
   if (kind == KIND_PNG) {

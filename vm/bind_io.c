@@ -21,17 +21,8 @@ static int idx_free(lua_State *L) {
 /* load_idx(path) -> tensor of the file's shape, float32 values as stored (0..255 for ubyte). */
 static int f_load_idx(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  lc_idx_file **box = lua_newuserdatauv(L, sizeof *box, 0);
-  *box = NULL;
-  if (luaL_newmetatable(L, LC_IDX_MT)) {
-    lua_pushcfunction(L, idx_free);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, idx_free);
-    lua_setfield(L, -2, "__close");
-  }
-  lua_setmetatable(L, -2);
+  lc_idx_file **box = lc_push_closing_box(L, sizeof *box, LC_IDX_MT, idx_free);
   int box_idx = lua_gettop(L);
-  lua_toclose(L, box_idx);
   lc_error e;
   if (lc_idx_open(path, box, &e)) return luaL_error(L, "load_idx: %s", e.msg);
   lc_tensor *t = lc_pushtensor(L, (*box)->ndim, (*box)->shape);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,20 @@ void lc_setfuncs(lua_State *L, int ctx, int into, const luaL_Reg *fns) {
     lua_pushcclosure(L, fns->func, 1);
     lua_setfield(L, into, fns->name);
   }
+}
+
+void *lc_push_closing_box(lua_State *L, size_t size, const char *mt, lua_CFunction free_fn) {
+  void *box = lua_newuserdatauv(L, size, 0);
+  memset(box, 0, size);
+  if (luaL_newmetatable(L, mt)) {
+    lua_pushcfunction(L, free_fn);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, free_fn);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_setmetatable(L, -2);
+  lua_toclose(L, lua_gettop(L));
+  return box;
 }
 
 static int ctx_gc(lua_State *L) {
