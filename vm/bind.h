@@ -55,6 +55,8 @@ int lc_checknewshape(lua_State *L, int idx, int64_t *shape, const char *what);
  * `ndim_extra` widens the range (1 for unsqueeze, which may append a dim). */
 int lc_checkdim(lua_State *L, int idx, int ndim, int ndim_extra, const char *what);
 void lc_pushsize(lua_State *L, int ndim, const int64_t *shape);
+/* __tostring of tensors (vm/bind_print.c). */
+int lc_tensor_tostring(lua_State *L);
 
 /* Registration: each bind_*.c adds its functions to the tensor methods table and the
  * module table; ctx is the stack index of the context userdata. */
