@@ -157,22 +157,24 @@ static void col2im(float *dx, const float *col, int64_t ld, const conv_dims *d, 
       }
 }
 
-/* A 2-D row-major matrix over raw memory, for lc_gemm. */
-static lc_tensor mat(const float *data, int64_t rows, int64_t cols) {
+/* A 2-D row-major matrix over raw memory, rows ld apart (0: contiguous), for lc_gemm. */
+static lc_tensor mat(const float *data, int64_t rows, int64_t cols, int64_t ld) {
   lc_tensor t;
   memset(&t, 0, sizeof t);
   t.data = (float *)data;
   t.ndim = 2;
   t.shape[0] = rows, t.shape[1] = cols;
-  t.stride[0] = cols > 1 ? cols : 1, t.stride[1] = 1;
+  t.stride[0] = ld ? ld : cols > 1 ? cols : 1, t.stride[1] = 1;
   return t;
 }
 
 /* c [M,Nc] = op(a) @ op(b) + beta c, with a stored [M,K] (or [K,M] when ta) and b stored
- * [K,Nc] (or [Nc,K] when tb). Contiguous operands never need scratch copies. */
-static int gemm(float *c, const float *a, int ta, const float *b, int tb, int64_t M, int64_t Nc, int64_t K, float beta,
-                lc_pool *pool, lc_error *e) {
-  lc_tensor tc = mat(c, M, Nc), tA = ta ? mat(a, K, M) : mat(a, M, K), tB = tb ? mat(b, Nc, K) : mat(b, K, Nc);
+ * [K,Nc] (or [Nc,K] when tb) with rows ldb apart (0: contiguous). Row-major operands
+ * never need scratch copies. */
+static int gemm(float *c, const float *a, int ta, const float *b, int64_t ldb, int tb, int64_t M, int64_t Nc, int64_t K,
+                float beta, lc_pool *pool, lc_error *e) {
+  lc_tensor tc = mat(c, M, Nc, 0), tA = ta ? mat(a, K, M, 0) : mat(a, M, K, 0);
+  lc_tensor tB = tb ? mat(b, Nc, K, ldb) : mat(b, K, Nc, ldb);
   return lc_gemm(&tc, &tA, ta, &tB, tb, 1.0f, beta, NULL, pool, e);
 }
 
@@ -195,6 +197,8 @@ typedef struct conv_job {
   const float *x, *w, *b, *dy;
   float *y, *dx;
   float *col;      /* per part: 3 matrices of S*K*P floats (columns, their gradient, outputs) */
+  float *kept;     /* all samples' columns, per group [K, N*P] (NULL: lower per chunk) */
+  int reuse;       /* backward: kept already holds this x's columns */
   int64_t col_stride;
   int64_t chunk;   /* samples per lowered matrix */
   float *dw;       /* per part: O*K floats when the batch is split, else the gradient itself */
@@ -220,18 +224,21 @@ static void forward_part(void *ctx, int part, int nparts) {
       if (direct && S == 1) {
         /* pointwise, one sample: x is already the column matrix and y the output */
         const float *xg = j->x + (n0 * d->C + g * d->Cg) * d->H * d->W;
-        if (gemm(j->y + (n0 * d->O + g * d->Og) * d->P, wg, 0, xg, 0, d->Og, d->P, d->K, 0, j->inner, &j->err))
+        if (gemm(j->y + (n0 * d->O + g * d->Og) * d->P, wg, 0, xg, 0, 0, d->Og, d->P, d->K, 0, j->inner, &j->err))
           j->failed = 1;
       } else {
+        /* the chunk's columns: in the kept matrix (rows N*P apart) or in this part's scratch */
+        float *cc = j->kept && !direct ? j->kept + g * d->K * d->N * d->P + n0 * d->P : col;
+        int64_t ldc = j->kept && !direct ? d->N * d->P : ld;
         for (int64_t s = 0; s < S; s++) {
           const float *xg = j->x + ((n0 + s) * d->C + g * d->Cg) * d->H * d->W;
           if (direct)
-            for (int64_t k = 0; k < d->K; k++) memcpy(col + k * ld + s * d->P, xg + k * d->P, sizeof(float) * (size_t)d->P);
+            for (int64_t k = 0; k < d->K; k++) memcpy(cc + k * ldc + s * d->P, xg + k * d->P, sizeof(float) * (size_t)d->P);
           else
-            im2col(col + s * d->P, ld, xg, d, j->p);
+            im2col(cc + s * d->P, ldc, xg, d, j->p);
         }
         /* out [Og, S*P] = w_g [Og,K] @ col [K, S*P] */
-        if (gemm(out, wg, 0, col, 0, d->Og, ld, d->K, 0, j->inner, &j->err)) j->failed = 1;
+        if (gemm(out, wg, 0, cc, ldc, 0, d->Og, ld, d->K, 0, j->inner, &j->err)) j->failed = 1;
         for (int64_t s = 0; s < S; s++)
           for (int64_t o = 0; o < d->Og; o++)
             memcpy(j->y + ((n0 + s) * d->O + g * d->Og + o) * d->P, out + o * ld + s * d->P,
@@ -262,20 +269,23 @@ static void backward_part(void *ctx, int part, int nparts) {
     if (j->dx && !direct) memset(j->dx + n0 * d->C * d->H * d->W, 0, sizeof(float) * (size_t)(S * d->C * d->H * d->W));
     for (int64_t g = 0; g < d->G; g++) {
       const float *wg = j->w + g * d->Og * d->K;
+      int reuse = j->reuse && !direct;
+      const float *cc = reuse ? j->kept + g * d->K * d->N * d->P + n0 * d->P : col;
+      int64_t ldc = reuse ? d->N * d->P : ld;
       for (int64_t s = 0; s < S; s++) {
         const float *xg = j->x + ((n0 + s) * d->C + g * d->Cg) * d->H * d->W;
         if (direct)
           for (int64_t k = 0; k < d->K; k++) memcpy(col + k * ld + s * d->P, xg + k * d->P, sizeof(float) * (size_t)d->P);
-        else
+        else if (!reuse)
           im2col(col + s * d->P, ld, xg, d, j->p);
         for (int64_t o = 0; o < d->Og; o++)
           memcpy(dyc + o * ld + s * d->P, j->dy + ((n0 + s) * d->O + g * d->Og + o) * d->P, sizeof(float) * (size_t)d->P);
       }
       /* dw_g [Og,K] += dy [Og, S*P] @ col^T [S*P, K] */
-      if (gemm(dw + g * d->Og * d->K, dyc, 0, col, 1, d->Og, d->K, ld, 1, j->inner, &j->err)) j->failed = 1;
+      if (gemm(dw + g * d->Og * d->K, dyc, 0, cc, ldc, 1, d->Og, d->K, ld, 1, j->inner, &j->err)) j->failed = 1;
       if (!j->dx) continue;
       /* dcol [K, S*P] = w_g^T [K,Og] @ dy [Og, S*P], then back to each sample's pixels */
-      if (gemm(dcol, wg, 1, dyc, 0, d->K, ld, d->Og, 0, j->inner, &j->err)) j->failed = 1;
+      if (gemm(dcol, wg, 1, dyc, 0, 0, d->K, ld, d->Og, 0, j->inner, &j->err)) j->failed = 1;
       for (int64_t s = 0; s < S; s++) {
         float *dxg = j->dx + ((n0 + s) * d->C + g * d->Cg) * d->H * d->W;
         if (direct)
@@ -296,15 +306,31 @@ static int batch_parts(const conv_dims *d, lc_pool *pool) {
   return threads;
 }
 
+int64_t lc_conv2d_cols_numel(const lc_tensor *x, const lc_tensor *w, const lc_conv2d_params *p) {
+  int64_t OH, OW;
+  if (x->ndim != 4 || w->ndim != 4 || lc_conv2d_output_size(x->shape[1], x->shape[2], x->shape[3], w->shape, p, &OH, &OW, NULL))
+    return -1;
+  return x->shape[0] * x->shape[1] * w->shape[2] * w->shape[3] * OH * OW;
+}
+
+static int check_cols(const char *what, const lc_tensor *cols, const conv_dims *d, lc_error *e) {
+  int64_t want = d->N * d->C * d->KH * d->KW * d->P;
+  if (!lc_is_contiguous(cols) || lc_numel(cols) != want)
+    return lc_fail(e, "%s: the kept columns hold %lld values, expected %lld (contiguous)", what,
+                   (long long)lc_numel(cols), (long long)want);
+  return 0;
+}
+
 int lc_conv2d_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, const lc_tensor *b,
-                      const lc_conv2d_params *p, lc_allocator *scratch, lc_pool *pool, lc_error *e) {
+                      const lc_conv2d_params *p, lc_tensor *kept, lc_allocator *scratch, lc_pool *pool, lc_error *e) {
   conv_dims d;
   if (conv_check("conv2d", x, w, y, "output", p, &d, e)) return -1;
   if (b && check_bias("conv2d", "bias", b, d.O, e)) return -1;
+  if (kept && check_cols("conv2d", kept, &d, e)) return -1;
   if (d.N == 0) return 0;
   int parts = batch_parts(&d, pool);
   conv_job j = {.d = &d, .p = p, .x = x->data, .w = w->data, .b = b ? b->data : NULL, .y = y->data,
-                .inner = parts > 1 ? NULL : pool};
+                .kept = kept ? kept->data : NULL, .inner = parts > 1 ? NULL : pool};
   lc_tensor cols = {0};
   j.chunk = chunk_samples(&d, (d.N + parts - 1) / parts);
   if (!(is_pointwise(&d, p) && j.chunk == 1)) {
@@ -322,10 +348,11 @@ int lc_conv2d_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, cons
 }
 
 int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_tensor *dy, const lc_tensor *x,
-                       const lc_tensor *w, const lc_conv2d_params *p, lc_allocator *scratch, lc_pool *pool,
-                       lc_error *e) {
+                       const lc_tensor *w, const lc_conv2d_params *p, const lc_tensor *kept, lc_allocator *scratch,
+                       lc_pool *pool, lc_error *e) {
   conv_dims d;
   if (conv_check("conv2d backward", x, w, dy, "output gradient", p, &d, e)) return -1;
+  if (kept && check_cols("conv2d backward", kept, &d, e)) return -1;
   if (check_4d("conv2d backward", "weight gradient", dw, w->shape, e)) return -1;
   if (dx && check_4d("conv2d backward", "input gradient", dx, x->shape, e)) return -1;
   if (db && check_bias("conv2d backward", "bias gradient", db, d.O, e)) return -1;
@@ -341,7 +368,7 @@ int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_ten
       }
   int parts = batch_parts(&d, pool);
   conv_job j = {.d = &d, .p = p, .x = x->data, .w = w->data, .dy = dy->data, .dx = dx ? dx->data : NULL,
-                .inner = parts > 1 ? NULL : pool};
+                .kept = kept ? kept->data : NULL, .reuse = kept != NULL, .inner = parts > 1 ? NULL : pool};
   lc_tensor cols = {0}, dws = {0};
   j.chunk = chunk_samples(&d, (d.N + parts - 1) / parts);
   {

@@ -37,13 +37,18 @@ int lc_conv2d_output_size(int64_t C, int64_t H, int64_t W, const int64_t *wshape
 
 /* All tensors contiguous; b may be NULL. `scratch` provides the column buffers, `pool`
  * (may be NULL) the threads: the batch is split over them, one single-threaded GEMM per
- * sample and group, or, with fewer samples than threads, each GEMM is split instead. */
+ * chunk of samples and group, or, with fewer samples than threads, each GEMM is split.
+ *
+ * cols (may be NULL) keeps the lowered input between forward and backward: forward fills
+ * it, and backward, given the same cols right after the forward of the same x, skips
+ * lowering x again. It must be contiguous with lc_conv2d_cols_numel() elements. */
+int64_t lc_conv2d_cols_numel(const lc_tensor *x, const lc_tensor *w, const lc_conv2d_params *p);
 int lc_conv2d_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, const lc_tensor *b,
-                      const lc_conv2d_params *p, lc_allocator *scratch, lc_pool *pool, lc_error *e);
+                      const lc_conv2d_params *p, lc_tensor *cols, lc_allocator *scratch, lc_pool *pool, lc_error *e);
 /* dx may be NULL (no input gradient wanted), db may be NULL (no bias). */
 int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_tensor *dy, const lc_tensor *x,
-                       const lc_tensor *w, const lc_conv2d_params *p, lc_allocator *scratch, lc_pool *pool,
-                       lc_error *e);
+                       const lc_tensor *w, const lc_conv2d_params *p, const lc_tensor *cols, lc_allocator *scratch,
+                       lc_pool *pool, lc_error *e);
 
 /* The direct seven-loop convolution and its gradients (double accumulators), for tests to
  * compare against. Same arguments, checks and accumulation rules as the fast kernels. */

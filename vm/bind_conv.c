@@ -37,23 +37,35 @@ static lc_pool2d_params pool_params(lua_State *L, int idx) {
   return p;
 }
 
-/* conv2d_forward(y, x, w, b|nil, params) */
+/* conv2d_forward(y, x, w, b|nil, params[, cols]): cols keeps the lowered input for backward */
 static int k_conv2d_forward(lua_State *L) {
   lc_tensor *y = lc_checktensor(L, 1), *x = lc_checktensor(L, 2), *w = lc_checktensor(L, 3), *b = opttensor(L, 4);
   lc_conv2d_params p = conv_params(L, 5);
+  lc_tensor *cols = opttensor(L, 6);
   lc_error e;
-  if (lc_conv2d_forward(y, x, w, b, &p, lc_ctx_of(L)->alloc, lc_ctx_of(L)->pool, &e)) return lc_raise(L, &e);
+  if (lc_conv2d_forward(y, x, w, b, &p, cols, lc_ctx_of(L)->alloc, lc_ctx_of(L)->pool, &e)) return lc_raise(L, &e);
   return 0;
 }
 
-/* conv2d_backward(dx|nil, dw, db|nil, dy, x, w, params) */
+/* conv2d_backward(dx|nil, dw, db|nil, dy, x, w, params[, cols]): cols from the forward of this x */
 static int k_conv2d_backward(lua_State *L) {
   lc_tensor *dx = opttensor(L, 1), *dw = lc_checktensor(L, 2), *db = opttensor(L, 3);
   lc_tensor *dy = lc_checktensor(L, 4), *x = lc_checktensor(L, 5), *w = lc_checktensor(L, 6);
   lc_conv2d_params p = conv_params(L, 7);
+  lc_tensor *cols = opttensor(L, 8);
   lc_error e;
-  if (lc_conv2d_backward(dx, dw, db, dy, x, w, &p, lc_ctx_of(L)->alloc, lc_ctx_of(L)->pool, &e)) return lc_raise(L, &e);
+  if (lc_conv2d_backward(dx, dw, db, dy, x, w, &p, cols, lc_ctx_of(L)->alloc, lc_ctx_of(L)->pool, &e))
+    return lc_raise(L, &e);
   return 0;
+}
+
+/* conv2d_cols_numel(x, w, params) -> size of the kept-columns buffer */
+static int k_conv2d_cols_numel(lua_State *L) {
+  lc_conv2d_params p = conv_params(L, 3);
+  int64_t n = lc_conv2d_cols_numel(lc_checktensor(L, 1), lc_checktensor(L, 2), &p);
+  if (n < 0) luaL_error(L, "conv2d_cols_numel: input and weight do not fit");
+  lua_pushinteger(L, n);
+  return 1;
 }
 
 /* conv2d_output_size(C, H, W, {O, C/groups, KH, KW}, params) -> OH, OW, or an error naming the cause */
@@ -147,6 +159,7 @@ static int k_batchnorm_backward(lua_State *L) {
 
 static const luaL_Reg kernels[] = {
   {"conv2d_forward", k_conv2d_forward}, {"conv2d_backward", k_conv2d_backward},
+  {"conv2d_cols_numel", k_conv2d_cols_numel},
   {"conv2d_output_size", k_conv2d_output_size}, {"conv2d_out_size", k_conv2d_out_size},
   {"pool2d_output_size", k_pool2d_output_size},
   {"maxpool2d_forward", k_maxpool2d_forward}, {"maxpool2d_backward", k_maxpool2d_backward},

@@ -182,7 +182,12 @@ function Conv2d:forward(x)
   self._x, self._xin = x, xin
   local n = x:size(1)
   local z = self:buffer("z", n, out[1], out[2], out[3])
-  K.conv2d_forward(z, xin, self.weight, self.bias, self.params_c)
+  -- in training, keep the lowered input (im2col's columns) for backward, which would
+  -- otherwise lower the same input again
+  local cols = nil
+  if self.training then cols = self:buffer("cols", K.conv2d_cols_numel(xin, self.weight, self.params_c)) end
+  K.conv2d_forward(z, xin, self.weight, self.bias, self.params_c, cols)
+  self._cols_of = cols and xin or nil
   local y = z
   if self.activation ~= "linear" then
     y = self:buffer("y", n, out[1], out[2], out[3])
@@ -209,7 +214,8 @@ function Conv2d:backward(x, dy, from_preactivation)
   if self.compute_input_grad then
     dx = self:buffer("dxin", table.unpack(xin:size()))
   end
-  K.conv2d_backward(dx, self.grad_weight, self.grad_bias, dz, xin, self.weight, self.params_c)
+  local cols = self._cols_of == xin and self._buffers.cols or nil
+  K.conv2d_backward(dx, self.grad_weight, self.grad_bias, dz, xin, self.weight, self.params_c, cols)
   if dx and self.extra_pad then
     local d = self:buffer("dx", table.unpack(x:size()))
     d:copy(dx:narrow(3, 1, x:size(3)):narrow(4, 1, x:size(4)))

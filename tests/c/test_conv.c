@@ -57,7 +57,7 @@ static void conv_compare(const conv_case *k, lc_pool *pool, int bias, int want_d
            (long long)k->N, (long long)k->C, (long long)k->H, (long long)k->W, (long long)k->O, (long long)k->KH,
            (long long)k->KW, (long long)p->stride_h, (long long)p->stride_w, (long long)p->pad_h, (long long)p->pad_w,
            (long long)p->dilation_h, (long long)p->dilation_w, (long long)p->groups, bias, lc_pool_threads(pool));
-  CHECK_OK(lc_conv2d_forward(&y, &x, &w, bias ? &b : NULL, p, A, pool, &e), e);
+  CHECK_OK(lc_conv2d_forward(&y, &x, &w, bias ? &b : NULL, p, NULL, A, pool, &e), e);
   CHECK_OK(lc_conv2d_forward_reference(&yr, &x, &w, bias ? &b : NULL, p, &e), e);
   CHECK(max_diff(&y, &yr) < 1e-5, "%s: forward differs by %g", what, max_diff(&y, &yr));
 
@@ -66,11 +66,25 @@ static void conv_compare(const conv_case *k, lc_pool *pool, int bias, int want_d
   lc_tensor dw = tensor4(k->O, k->C / p->groups, k->KH, k->KW, -1, 1), dwr = copy_of(&dw);
   lc_tensor db = tensor1(k->O, -1, 1), dbr = copy_of(&db);
   lc_tensor dx = tensor4(k->N, k->C, k->H, k->W, 5, 6), dxr = tensor4(k->N, k->C, k->H, k->W, -6, -5);
-  CHECK_OK(lc_conv2d_backward(want_dx ? &dx : NULL, &dw, bias ? &db : NULL, &dy, &x, &w, p, A, pool, &e), e);
+  CHECK_OK(lc_conv2d_backward(want_dx ? &dx : NULL, &dw, bias ? &db : NULL, &dy, &x, &w, p, NULL, A, pool, &e), e);
   CHECK_OK(lc_conv2d_backward_reference(want_dx ? &dxr : NULL, &dwr, bias ? &dbr : NULL, &dy, &x, &w, p, &e), e);
   CHECK(max_diff(&dw, &dwr) < 1e-4, "%s: dw differs by %g", what, max_diff(&dw, &dwr));
   if (bias) CHECK(max_diff(&db, &dbr) < 1e-5, "%s: db differs by %g", what, max_diff(&db, &dbr));
   if (want_dx) CHECK(max_diff(&dx, &dxr) < 1e-5, "%s: dx differs by %g", what, max_diff(&dx, &dxr));
+
+  /* again with the columns kept from forward to backward: the same results */
+  int64_t ncols = lc_conv2d_cols_numel(&x, &w, p);
+  lc_tensor cols = tensor1(ncols, 0, 1), y2 = tensor4(k->N, k->O, OH, OW, 0, 1);
+  lc_tensor dw2 = copy_of(&dw), db2 = copy_of(&db), dx2 = tensor4(k->N, k->C, k->H, k->W, 5, 6);
+  lc_tensor dw2r = copy_of(&dw), db2r = copy_of(&db), dx2r = tensor4(k->N, k->C, k->H, k->W, 5, 6);
+  CHECK_OK(lc_conv2d_forward(&y2, &x, &w, bias ? &b : NULL, p, &cols, A, pool, &e), e);
+  CHECK(max_diff(&y2, &yr) < 1e-5, "%s: forward keeping columns differs by %g", what, max_diff(&y2, &yr));
+  CHECK_OK(lc_conv2d_backward(want_dx ? &dx2 : NULL, &dw2, bias ? &db2 : NULL, &dy, &x, &w, p, &cols, A, pool, &e), e);
+  CHECK_OK(lc_conv2d_backward(want_dx ? &dx2r : NULL, &dw2r, bias ? &db2r : NULL, &dy, &x, &w, p, NULL, A, pool, &e), e);
+  CHECK(max_diff(&dw2, &dw2r) < 1e-4, "%s: dw from kept columns differs by %g", what, max_diff(&dw2, &dw2r));
+  if (want_dx) CHECK(max_diff(&dx2, &dx2r) < 1e-5, "%s: dx from kept columns differs by %g", what, max_diff(&dx2, &dx2r));
+  lc_tensor *more[] = {&cols, &y2, &dw2, &db2, &dx2, &dw2r, &db2r, &dx2r};
+  for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) lc_tensor_release(more[i]);
   lc_tensor *all[] = {&x, &w, &b, &y, &yr, &dy, &dw, &dwr, &db, &dbr, &dx, &dxr};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) lc_tensor_release(all[i]);
 }
@@ -85,7 +99,7 @@ static void conv_by_hand(void) {
   float want[4] = {12, 16, 24, 28};
   CHECK_OK(lc_conv2d_forward_reference(&y, &x, &w, NULL, &p, &e), e);
   for (int i = 0; i < 4; i++) CHECK(y.data[i] == want[i], "reference by hand: y[%d] = %g, want %g", i, y.data[i], want[i]);
-  CHECK_OK(lc_conv2d_forward(&y, &x, &w, NULL, &p, A, NULL, &e), e);
+  CHECK_OK(lc_conv2d_forward(&y, &x, &w, NULL, &p, NULL, A, NULL, &e), e);
   for (int i = 0; i < 4; i++) CHECK(y.data[i] == want[i], "fast by hand: y[%d] = %g, want %g", i, y.data[i], want[i]);
   lc_tensor_release(&x), lc_tensor_release(&w), lc_tensor_release(&y);
 }
@@ -121,19 +135,19 @@ static void conv_errors(void) {
   lc_tensor x = tensor4(2, 3, 6, 6, -1, 1), w = tensor4(4, 3, 3, 3, -1, 1), y = tensor4(2, 4, 4, 4, 0, 1);
   lc_conv2d_params ok = {1, 1, 0, 0, 1, 1, 1}, p;
   int64_t OH, OW;
-  CHECK_OK(lc_conv2d_forward(&y, &x, &w, NULL, &ok, A, NULL, &e), e);
+  CHECK_OK(lc_conv2d_forward(&y, &x, &w, NULL, &ok, NULL, A, NULL, &e), e);
   p = ok, p.stride_h = 0;
-  CHECK_FAILS(lc_conv2d_forward(&y, &x, &w, NULL, &p, A, NULL, &e), e, "stride must be at least 1", "0x1");
+  CHECK_FAILS(lc_conv2d_forward(&y, &x, &w, NULL, &p, NULL, A, NULL, &e), e, "stride must be at least 1", "0x1");
   p = ok, p.dilation_w = 0;
-  CHECK_FAILS(lc_conv2d_forward(&y, &x, &w, NULL, &p, A, NULL, &e), e, "dilation must be at least 1");
+  CHECK_FAILS(lc_conv2d_forward(&y, &x, &w, NULL, &p, NULL, A, NULL, &e), e, "dilation must be at least 1");
   p = ok, p.pad_w = -1;
-  CHECK_FAILS(lc_conv2d_forward(&y, &x, &w, NULL, &p, A, NULL, &e), e, "padding must not be negative", "0x-1");
+  CHECK_FAILS(lc_conv2d_forward(&y, &x, &w, NULL, &p, NULL, A, NULL, &e), e, "padding must not be negative", "0x-1");
   p = ok, p.groups = 2;
-  CHECK_FAILS(lc_conv2d_forward(&y, &x, &w, NULL, &p, A, NULL, &e), e, "groups (2) must divide the input channels (3)");
+  CHECK_FAILS(lc_conv2d_forward(&y, &x, &w, NULL, &p, NULL, A, NULL, &e), e, "groups (2) must divide the input channels (3)");
   p = ok, p.groups = 3;
-  CHECK_FAILS(lc_conv2d_forward(&y, &x, &w, NULL, &p, A, NULL, &e), e, "groups (3) must divide the output channels (4)");
+  CHECK_FAILS(lc_conv2d_forward(&y, &x, &w, NULL, &p, NULL, A, NULL, &e), e, "groups (3) must divide the output channels (4)");
   p = ok, p.groups = 0;
-  CHECK_FAILS(lc_conv2d_forward(&y, &x, &w, NULL, &p, A, NULL, &e), e, "groups must be at least 1");
+  CHECK_FAILS(lc_conv2d_forward(&y, &x, &w, NULL, &p, NULL, A, NULL, &e), e, "groups must be at least 1");
   int64_t ws[4] = {4, 2, 3, 3};
   CHECK_FAILS(lc_conv2d_output_size(3, 6, 6, ws, &ok, &OH, &OW, &e), e, "input has 3 channels, expected 2");
   int64_t big[4] = {4, 3, 7, 3};
@@ -145,17 +159,17 @@ static void conv_errors(void) {
   CHECK_OK(lc_conv2d_output_size(3, 7, 6, k5, &p, &OH, &OW, &e), e);
   CHECK(OH == 1 && OW == 4, "a dilated kernel that just fits: %lldx%lld", (long long)OH, (long long)OW);
   lc_tensor y2 = tensor4(2, 4, 4, 5, 0, 1);
-  CHECK_FAILS(lc_conv2d_forward(&y2, &x, &w, NULL, &ok, A, NULL, &e), e, "output has shape [2,4,4,5], expected [2,4,4,4]");
+  CHECK_FAILS(lc_conv2d_forward(&y2, &x, &w, NULL, &ok, NULL, A, NULL, &e), e, "output has shape [2,4,4,5], expected [2,4,4,4]");
   lc_tensor b = tensor1(5, 0, 1);
-  CHECK_FAILS(lc_conv2d_forward(&y, &x, &w, &b, &ok, A, NULL, &e), e, "bias has shape [5], expected [4]");
+  CHECK_FAILS(lc_conv2d_forward(&y, &x, &w, &b, &ok, NULL, A, NULL, &e), e, "bias has shape [5], expected [4]");
   lc_tensor xt = x;
   lc_view_transpose(&xt, 2, 3, &e);
-  CHECK_FAILS(lc_conv2d_forward(&y, &xt, &w, NULL, &ok, A, NULL, &e), e, "input must be contiguous");
+  CHECK_FAILS(lc_conv2d_forward(&y, &xt, &w, NULL, &ok, NULL, A, NULL, &e), e, "input must be contiguous");
   lc_tensor dw = tensor4(4, 3, 3, 2, 0, 1);
-  CHECK_FAILS(lc_conv2d_backward(NULL, &dw, NULL, &y, &x, &w, &ok, A, NULL, &e), e, "weight gradient has shape");
+  CHECK_FAILS(lc_conv2d_backward(NULL, &dw, NULL, &y, &x, &w, &ok, NULL, A, NULL, &e), e, "weight gradient has shape");
   lc_tensor x3 = x;
   x3.ndim = 3;
-  CHECK_FAILS(lc_conv2d_forward(&y, &x3, &w, NULL, &ok, A, NULL, &e), e, "expected 4 dims [N,C,H,W]");
+  CHECK_FAILS(lc_conv2d_forward(&y, &x3, &w, NULL, &ok, NULL, A, NULL, &e), e, "expected 4 dims [N,C,H,W]");
   /* the output-size formula, including a kernel that does not fit */
   CHECK(lc_conv2d_out_size(28, 5, 1, 0, 1) == 24, "28, k5");
   CHECK(lc_conv2d_out_size(28, 5, 2, 2, 1) == 14, "28, k5 s2 p2");
