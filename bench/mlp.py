@@ -8,44 +8,10 @@
 # configuration come from the environment the driver starts this process with.
 #   /usr/bin/python3 bench/mlp.py malloc-check
 # says whether this process's glibc took the mmap and trim thresholds from the environment.
-import ctypes
-import gzip
-import struct
 import sys
 import time
 
-
-def malloc_check():
-    # A 40 MiB block is above glibc's default (and largest dynamic) mmap threshold, so it
-    # comes from the brk heap only when a raised mmap_threshold was honoured; freeing it
-    # at the top of the heap leaves the heap as it was only when trim_threshold was too.
-    libc = ctypes.CDLL(None)
-    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
-    libc.free.argtypes = [ctypes.c_void_p]
-    libc.sbrk.restype, libc.sbrk.argtypes = ctypes.c_void_p, [ctypes.c_ssize_t]
-    size = 40 << 20
-    before = libc.sbrk(0)
-    p = libc.malloc(size)
-    grown = libc.sbrk(0)
-    libc.free(p)
-    after = libc.sbrk(0)
-    mmap_ok = grown - before >= size
-    trim_ok = mmap_ok and after == grown
-    print("mmap_threshold=%s trim_threshold=%s" % ("honoured" if mmap_ok else "ignored",
-                                                   "honoured" if trim_ok else "ignored"))
-
-
-def read_idx(path):
-    # IDX: a big-endian magic (0, 0, type, ndim), ndim big-endian uint32 sizes, then the data.
-    import torch
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    zero, dtype, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    body = torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8)
-    return body.reshape(dims)
+from lib import malloc_check, read_idx
 
 
 def main():
