@@ -46,11 +46,19 @@ check_malloc() {
 # default spinning makes the two pools fight over the cores), and the tuned malloc
 # thresholds when MALLOC is "tuned".
 torch_env() {
-  local envs=(OPENBLAS_NUM_THREADS="$1" OMP_NUM_THREADS="$1")
-  [ "$1" -gt 1 ] && envs+=(OMP_WAIT_POLICY=passive)
+  local wait=spin
+  [ "$1" -gt 1 ] && wait=passive
+  torch_env_pools "$1" "$1" "$wait" "$2" "${@:3}"
+}
+
+# torch_env_pools OMP_THREADS BLAS_THREADS spin|passive MALLOC COMMAND...: the same with
+# each pool's size and the OpenMP wait policy given (spin: libgomp's default, nothing set).
+torch_env_pools() {
+  local envs=(OPENBLAS_NUM_THREADS="$2" OMP_NUM_THREADS="$1")
+  [ "$3" = passive ] && envs+=(OMP_WAIT_POLICY=passive)
   # shellcheck disable=SC2206  # the tuned setting is one or two assignments
-  [ "$2" = tuned ] && envs+=($tuned_env)
-  shift 2
+  [ "$4" = tuned ] && envs+=($tuned_env)
+  shift 4
   env "${envs[@]}" "$@"
 }
 
