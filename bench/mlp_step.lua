@@ -26,12 +26,13 @@ local kernel_time, kernel_calls = {}, {}
 for name, f in pairs(K) do
   if type(f) == "function" then
     kernel_time[name], kernel_calls[name] = 0, 0
-    K[name] = function(...)
-      local t = clock()
-      f(...)
+    -- pass the kernel's results on (conv2d_cols_numel and the size queries return some)
+    local function done(t, ...)
       kernel_time[name] = kernel_time[name] + clock() - t
       kernel_calls[name] = kernel_calls[name] + 1
+      return ...
     end
+    K[name] = function(...) return done(clock(), f(...)) end
   end
 end
 
