@@ -105,9 +105,25 @@ static void max_forward_part(void *ctx, int part, int nparts) {
   for (int64_t n = b; n < e; n++) {
     const float *plane = j->x + n * j->H * j->W;
     float *out = j->y + n * j->OH * j->OW;
-    for (int64_t oh = 0; oh < j->OH; oh++)
-      for (int64_t ow = 0; ow < j->OW; ow++)
-        out[oh * j->OW + ow] = plane[fast ? argmax_2x2(plane, j->W, oh, ow) : argmax(j, plane, oh, ow)];
+    for (int64_t oh = 0; oh < j->OH; oh++) {
+      if (fast) {
+        /* the value alone needs no index: selects, no branches; a NaN anywhere wins, since
+         * neither test replaces a NaN maximum and a NaN candidate always replaces */
+        const float *r0 = plane + 2 * oh * j->W, *r1 = r0 + j->W;
+        float *o = out + oh * j->OW;
+        for (int64_t ow = 0; ow < j->OW; ow++) {
+          float m = r0[2 * ow], v = r0[2 * ow + 1];
+          m = v > m || v != v ? v : m;
+          v = r1[2 * ow];
+          m = v > m || v != v ? v : m;
+          v = r1[2 * ow + 1];
+          m = v > m || v != v ? v : m;
+          o[ow] = m;
+        }
+        continue;
+      }
+      for (int64_t ow = 0; ow < j->OW; ow++) out[oh * j->OW + ow] = plane[argmax(j, plane, oh, ow)];
+    }
   }
 }
 
