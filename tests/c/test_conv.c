@@ -249,6 +249,19 @@ static void pool_tests(lc_pool *pool) {
   x.data[1] = NAN;
   CHECK_OK(lc_maxpool2d_forward(&y, &x, &p, NULL, &e), e);
   CHECK(isnan(y.data[1]) && isnan(y.data[4]) && !isnan(y.data[6]), "NaN propagates through max pooling");
+  /* the same in the 2x2 stride-2 fast path, with the NaN at each of the four window places */
+  {
+    lc_pool2d_params q = {2, 2, 2, 2, 0, 0};
+    lc_tensor x4 = tensor4(1, 1, 4, 4, -1, 1), y4 = tensor4(1, 1, 2, 2, 0, 1);
+    for (int k = 0; k < 4; k++) {
+      for (int i = 0; i < 16; i++) x4.data[i] = (float)i;
+      x4.data[(k / 2) * 4 + (k % 2)] = NAN;  /* window (1,1), place k */
+      CHECK_OK(lc_maxpool2d_forward(&y4, &x4, &q, NULL, &e), e);
+      CHECK(isnan(y4.data[0]) && y4.data[1] == 7 && y4.data[2] == 13 && y4.data[3] == 15,
+            "2x2 fast path: NaN at place %d gives %g %g %g %g", k, y4.data[0], y4.data[1], y4.data[2], y4.data[3]);
+    }
+    lc_tensor_release(&x4), lc_tensor_release(&y4);
+  }
   /* errors */
   int64_t OH, OW;
   lc_pool2d_params bad = {2, 2, 0, 1, 0, 0};
