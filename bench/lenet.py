@@ -18,7 +18,7 @@
 import sys
 import time
 
-from lib import malloc_check, read_idx
+from lib import malloc_check, read_idx, train_epoch
 
 WARMUP = 100
 
@@ -49,17 +49,7 @@ def train(torch, model, data, bs, epochs):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
 
     def epoch(count):
-        order = torch.randperm(count)
-        loss_sum = 0.0
-        for first in range(0, count, bs):
-            idx = order[first:first + bs]
-            xb, yb = x[idx], y[idx]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            opt.step()
-            loss_sum += loss.item() * idx.shape[0]
-        return loss_sum / count
+        return train_epoch(torch, model, opt, loss_fn, x, y, count, bs)
 
     epoch(min(n, WARMUP * bs + n % bs))
     times, losses = [], []

@@ -1,6 +1,6 @@
 # What the PyTorch sides of the benchmarks share: the IDX reader for the data sets the
-# luacnn side loads, and the check that glibc took the malloc thresholds from the
-# environment. Imported by bench/mlp.py and bench/lenet.py (from their own directory).
+# luacnn side loads, the check that glibc took the malloc thresholds from the
+# environment, and one shuffled training epoch. Imported by bench/mlp.py and bench/lenet.py (from their own directory).
 import ctypes
 import gzip
 import struct
@@ -37,3 +37,19 @@ def read_idx(path):
     dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
     body = torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8)
     return body.reshape(dims)
+
+
+def train_epoch(torch, model, opt, loss_fn, x, y, count, bs):
+    # One epoch over the first `count` samples, shuffled, in batches of bs; returns the
+    # mean batch loss, the running loss a training loop reports (as fit does in luacnn).
+    order = torch.randperm(count)
+    loss_sum = 0.0
+    for first in range(0, count, bs):
+        idx = order[first:first + bs]
+        xb, yb = x[idx], y[idx]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        opt.step()
+        loss_sum += loss.item() * idx.shape[0]
+    return loss_sum / count

@@ -11,7 +11,7 @@
 import sys
 import time
 
-from lib import malloc_check, read_idx
+from lib import malloc_check, read_idx, train_epoch
 
 
 def main():
@@ -45,19 +45,9 @@ def main():
     times, losses = [], []
     for epoch in range(1 + epochs):
         t0 = time.perf_counter()
-        order = torch.randperm(n)
-        loss_sum = 0.0
-        for first in range(0, n, bs):
-            idx = order[first:first + bs]
-            xb, yb = x[idx], y[idx]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            opt.step()
-            # the running loss a training loop reports, as fit does on the luacnn side
-            loss_sum += loss.item() * idx.shape[0]
+        loss = train_epoch(torch, model, opt, loss_fn, x, y, n, bs)
         t1 = time.perf_counter()
-        losses.append(loss_sum / n)
+        losses.append(loss)
         if epoch > 0:
             times.append(t1 - t0)
 
