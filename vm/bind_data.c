@@ -57,7 +57,7 @@ static int f_save_cifar(lua_State *L) {
   if (x->ndim != 4 || x->shape[1] != LC_CIFAR_CHANNELS || x->shape[2] != LC_CIFAR_SIDE || x->shape[3] != LC_CIFAR_SIDE)
     luaL_error(L, "save_cifar: %s: images must be [N,3,32,32], got %s", path, lc_shape_str(a, sizeof a, x->ndim, x->shape));
   if (y->ndim != 1 || y->shape[0] != x->shape[0])
-    luaL_error(L, "save_cifar: %s: labels must be [%lld] for %s images, got %s", path, (long long)x->shape[0],
+    luaL_error(L, "save_cifar: %s: labels must be [%I] for %s images, got %s", path, (lua_Integer)x->shape[0],
                lc_shape_str(a, sizeof a, x->ndim, x->shape), lc_shape_str(b, sizeof b, y->ndim, y->shape));
   const lc_tensor *xs = x, *ys = y;
   if (!lc_is_contiguous(x)) {
@@ -102,8 +102,8 @@ static const float *channel_values(lua_State *L, int idx, int64_t C, const char 
   if (lua_isnoneornil(L, idx)) return NULL;
   lc_tensor *t = lc_checktensor(L, idx);
   if (t->ndim != 1 || t->shape[0] != C || !lc_is_contiguous(t))
-    luaL_error(L, "augment: %s must have one value per channel (%lld), got %lld", what, (long long)C,
-               (long long)(t->ndim == 1 ? t->shape[0] : lc_numel(t)));
+    luaL_error(L, "augment: %s must have one value per channel (%I), got %I", what, (lua_Integer)C,
+               (lua_Integer)(t->ndim == 1 ? t->shape[0] : lc_numel(t)));
   return t->data;
 }
 

@@ -129,7 +129,8 @@ local function call(cbs, name, ...)
 end
 
 -- fit(x, y, {epochs=1, batch_size=32, shuffle=true, validation_data={xv, yv},
---            validation_split=0, callbacks={}, verbose=1, initial_epoch=0, on_nan='stop'})
+--            validation_split=0, callbacks={}, verbose=1, initial_epoch=0, on_nan='stop',
+--            augment=fn})
 function Module:fit(x, y, opts)
   opts = opts or {}
   if not self.compiled then error("fit: compile the model first: model:compile{optimizer=..., loss=...}", 2) end
@@ -154,6 +155,24 @@ function Module:fit(x, y, opts)
   end
   check_labels(self, "fit", y, 2)
   if val then check_labels(self, "fit (validation_data)", val[2], 2) end
+  -- opts.augment(xb) -> the batch to train on: training batches only, never validation.
+  local augment = opts.augment
+  if augment ~= nil then
+    local mt = type(augment) == "table" and getmetatable(augment)
+    if type(augment) ~= "function" and not (mt and mt.__call) then
+      error("fit: augment must be a function of a batch (e.g. datasets.augment{...}), got " .. type(augment), 2)
+    end
+    if mt and augment.output_shape then
+      local ok, s = pcall(augment.output_shape, augment, shape.sample(x))
+      if not ok then error("fit: " .. bare(s), 2) end
+      if not shape.equal(s, shape.sample(x)) then
+        error(string.format("fit: augment turns samples of shape %s into %s; the model is trained on x's shape",
+                            shape.str(shape.sample(x)), shape.str(s)), 2)
+      end
+    end
+  end
+  local train_step = self.train_step
+  if augment then train_step = function(m, xb, ...) return m:train_step(augment(xb), ...) end end
 
   local Progress = require "train.progress"
   local P, G = self:flatten_parameters()
@@ -181,7 +200,7 @@ function Module:fit(x, y, opts)
       local idx = order:narrow(1, first, nb)
       local xb = T.index_select(x, idx, batch_buffer(buffers, "x", x, nb))
       local yb = T.index_select(y, idx, batch_buffer(buffers, "y", y, nb))
-      local ok, loss, out = pcall(self.train_step, self, xb, yb, params, grads)
+      local ok, loss, out = pcall(train_step, self, xb, yb, params, grads)
       if not ok then
         self.compute_input_grad = saved_input_grad
         error(string.format("fit: epoch %d, step %d: %s", epoch, s, bare(loss)), 2)
