@@ -2,9 +2,9 @@
 -- augmentation (random crops of the image padded by 4, horizontal flips, per-channel
 -- normalization).
 --
---   luacnn train examples/cifar10.lua                    30 epochs on the 50,000 training images
+--   luacnn train examples/cifar10.lua                    20 epochs on the 50,000 training images
 --   luacnn train examples/cifar10.lua --epochs 1 --subset 5000     a quick look
---   options: --epochs N (30) --batch-size N (64) --lr X (0.001) --subset N (first N images
+--   options: --epochs N (20) --batch-size N (64) --lr X (0.001) --subset N (first N images
 --            of each split) --width N (first block's channels, 64) --no-augment --seed N
 --            --data DIR --plot curves.svg --threads N
 -- The data is the "binary version" of CIFAR-10 (data_batch_1..5.bin, test_batch.bin) in
@@ -45,7 +45,7 @@ model:compile{optimizer = optim.Adam{lr = opts.lr or 1e-3}, loss = "sparse_categ
               metrics = {"accuracy"}}
 
 local history = model:fit(x_train, y_train, {
-  epochs = opts.epochs or 30,
+  epochs = opts.epochs or 20,
   batch_size = opts.batch_size or 64,
   validation_data = {x_val, y_test},
   augment = aug,

@@ -247,6 +247,24 @@ describe("fit{augment = ...}", function()
     assert.is_false(weights(zeroed):equal(weights(plain)))
   end)
 
+  it("adds no fresh pages to a steady-state training step", function()
+    if os.getenv("LUACNN_SANITIZED") then
+      pending("not measurable under AddressSanitizer (it quarantines freed memory)")
+      return
+    end
+    local xs, ys = T.rand{320, 3, 16, 16}, T.randint(0, 10, {320})
+    local m = nn.Sequential{nn.Conv2d(3, 8, 3, {padding = 1, activation = "relu", input_shape = {3, 16, 16}}),
+                            nn.MaxPool2d(2), nn.Flatten(), nn.Dense(10, {activation = "softmax"})}
+    m:compile{optimizer = "adam", loss = "sparse_categorical_crossentropy", metrics = {"accuracy"}}
+    local aug = datasets.augment{crop = 16, padding = 2, flip = true, mean = {0.5, 0.5, 0.5}, std = {0.3, 0.3, 0.3}}
+    local at = {}
+    local probe = {on_epoch_end = function(epoch) at[epoch] = minor_faults() end}
+    -- 320 = 4 x 64 + 64: full batches only; [64,3,16,16] is 48 pages, [64,8,16,16] 128
+    m:fit(xs, ys, {epochs = 4, batch_size = 64, verbose = 0, augment = aug, callbacks = {probe}})
+    local faults = at[4] - at[2]
+    assert.is_true(faults < 20, faults .. " page faults in 10 steady-state steps")
+  end)
+
   it("refuses what cannot work, before training or naming the step", function()
     local m = model()
     errors_with("fit: augment must be a function of a batch", m.fit, m, x, y, {augment = 3})
