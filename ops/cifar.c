@@ -204,7 +204,8 @@ int lc_cifar_write(const char *path, int64_t n, const float *images, const float
       rec[0] = (unsigned char)labels[done + r];
       for (int i = 0; i < LC_CIFAR_IMAGE_BYTES; i++) rec[1 + i] = (unsigned char)img[i];
     }
-    if (write_full(fd, chunk, (size_t)k * LC_CIFAR_RECORD_BYTES)) rc = lc_fail(e, "cannot write %s: %s", path, strerror(errno));
+    if (write_full(fd, chunk, (size_t)k * LC_CIFAR_RECORD_BYTES))
+      rc = lc_fail(e, "cannot write %s: %s", path, strerror(errno));
     done += k;
   }
   if (close(fd) != 0 && rc == 0) rc = lc_fail(e, "cannot write %s: %s", path, strerror(errno));

@@ -55,7 +55,8 @@ static int f_save_cifar(lua_State *L) {
   lc_tensor *x = lc_checktensor(L, 2), *y = lc_checktensor(L, 3);
   char a[96], b[96];
   if (x->ndim != 4 || x->shape[1] != LC_CIFAR_CHANNELS || x->shape[2] != LC_CIFAR_SIDE || x->shape[3] != LC_CIFAR_SIDE)
-    luaL_error(L, "save_cifar: %s: images must be [N,3,32,32], got %s", path, lc_shape_str(a, sizeof a, x->ndim, x->shape));
+    luaL_error(L, "save_cifar: %s: images must be [N,3,32,32], got %s", path,
+               lc_shape_str(a, sizeof a, x->ndim, x->shape));
   if (y->ndim != 1 || y->shape[0] != x->shape[0])
     luaL_error(L, "save_cifar: %s: labels must be [%I] for %s images, got %s", path, (lua_Integer)x->shape[0],
                lc_shape_str(a, sizeof a, x->ndim, x->shape), lc_shape_str(b, sizeof b, y->ndim, y->shape));
@@ -124,7 +125,8 @@ static int k_augment_apply(lua_State *L) {
 }
 
 static const luaL_Reg data_functions[] = {{"load_cifar", f_load_cifar}, {"save_cifar", f_save_cifar}, {NULL, NULL}};
-static const luaL_Reg data_kernels[] = {{"augment_draw", k_augment_draw}, {"augment_apply", k_augment_apply}, {NULL, NULL}};
+static const luaL_Reg data_kernels[] = {
+  {"augment_draw", k_augment_draw}, {"augment_apply", k_augment_apply}, {NULL, NULL}};
 
 void lc_bind_data(lua_State *L, int ctx, int methods, int module) {
   lc_setfuncs(L, ctx, module, data_functions);

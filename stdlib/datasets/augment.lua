@@ -23,7 +23,9 @@ local MAX_SHAPES = 4
 local function fail(msg, level) error("augment: " .. msg, level + 1) end
 
 local function positive_int(v, what, level)
-  if math.type(v) ~= "integer" or v < 1 then fail(string.format("%s must be a positive integer, got %s", what, tostring(v)), level + 1) end
+  if math.type(v) ~= "integer" or v < 1 then
+    fail(string.format("%s must be a positive integer, got %s", what, tostring(v)), level + 1)
+  end
   return v
 end
 
@@ -53,9 +55,13 @@ local KNOWN = {crop = true, padding = true, flip = true, mean = true, std = true
 --     mean = {...}, std = {...} (both or neither; one value per channel)}
 function M.new(opts)
   if opts == nil then opts = {} end
-  if type(opts) ~= "table" then fail("expected an options table {crop=, padding=, flip=, mean=, std=}, got " .. type(opts), 2) end
+  if type(opts) ~= "table" then
+    fail("expected an options table {crop=, padding=, flip=, mean=, std=}, got " .. type(opts), 2)
+  end
   for k in pairs(opts) do
-    if not KNOWN[k] then fail(string.format("unknown option '%s' (known: crop, padding, flip, mean, std)", tostring(k)), 2) end
+    if not KNOWN[k] then
+      fail(string.format("unknown option '%s' (known: crop, padding, flip, mean, std)", tostring(k)), 2)
+    end
   end
   local self = setmetatable({}, Augment)
   if opts.crop ~= nil then
@@ -67,9 +73,13 @@ function M.new(opts)
     end
   end
   local pad = opts.padding or 0
-  if math.type(pad) ~= "integer" or pad < 0 then fail("padding must be a non-negative integer, got " .. tostring(pad), 2) end
+  if math.type(pad) ~= "integer" or pad < 0 then
+    fail("padding must be a non-negative integer, got " .. tostring(pad), 2)
+  end
   self.padding = pad
-  if opts.flip ~= nil and type(opts.flip) ~= "boolean" then fail("flip must be true or false, got " .. tostring(opts.flip), 2) end
+  if opts.flip ~= nil and type(opts.flip) ~= "boolean" then
+    fail("flip must be true or false, got " .. tostring(opts.flip), 2)
+  end
   self.flip = opts.flip == true
   if (opts.mean == nil) ~= (opts.std == nil) then fail("give both mean and std, or neither", 2) end
   if opts.mean ~= nil then
