@@ -130,7 +130,7 @@ end
 
 -- fit(x, y, {epochs=1, batch_size=32, shuffle=true, validation_data={xv, yv},
 --            validation_split=0, callbacks={}, verbose=1, initial_epoch=0, on_nan='stop',
---            augment=fn})
+--            augment=fn|false})
 function Module:fit(x, y, opts)
   opts = opts or {}
   if not self.compiled then error("fit: compile the model first: model:compile{optimizer=..., loss=...}", 2) end
@@ -157,7 +157,7 @@ function Module:fit(x, y, opts)
   if val then check_labels(self, "fit (validation_data)", val[2], 2) end
   -- opts.augment(xb) -> the batch to train on: training batches only, never validation.
   local augment = opts.augment
-  if augment ~= nil then
+  if augment ~= nil and augment ~= false then
     local mt = type(augment) == "table" and getmetatable(augment)
     if type(augment) ~= "function" and not (mt and mt.__call) then
       error("fit: augment must be a function of a batch (e.g. datasets.augment{...}), got " .. type(augment), 2)

@@ -236,6 +236,9 @@ describe("fit{augment = ...}", function()
     local still = model()
     still:fit(x, y, {epochs = 2, batch_size = 4, verbose = 0, augment = datasets.augment{}})
     assert.is_true(weights(plain):equal(weights(still)))
+    local off = model()
+    off:fit(x, y, {epochs = 2, batch_size = 4, verbose = 0, augment = false})
+    assert.is_true(weights(plain):equal(weights(off)))
     -- zeroed batches train like zeroed data
     local zeros = T.zeros{4, 1, 4, 4}
     local zeroed = model()
