@@ -121,8 +121,10 @@ function Module:backward()
 end
 
 -- Raises (at the caller of forward) unless x is a tensor batch whose per-sample shape is
--- the layer's input shape; builds the layer from x on first use.
-function Module:check_input(x)
+-- the layer's input shape; builds the layer from x on first use. With any_size, images
+-- [C,H,W] may have any height and width (layers acting elementwise take whatever a
+-- Conv2d before them gives, as convolutions and pooling do).
+function Module:check_input(x, any_size)
   if not T.is_tensor(x) then
     error(string.format("%s: expected a tensor, got %s", self:describe(), type(x)), 3)
   end
@@ -133,7 +135,8 @@ function Module:check_input(x)
   end
   local s = self.input_shape
   local ok = x:dim() == #s + 1
-  for i = 1, #s do
+  local checked = any_size and #s == 3 and 1 or #s
+  for i = 1, checked do
     if not ok then break end
     ok = x:size(i + 1) == s[i]
   end

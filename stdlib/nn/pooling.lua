@@ -97,6 +97,11 @@ local function pool_class(name, kernel_name)
     return dx
   end
 
+  -- for the summary: the window (pooling has no multiply-adds)
+  function P:receptive_field()
+    return {kernel = self.kernel_size, stride = self.stride, dilation = {1, 1}}
+  end
+
   function P:describe()
     local parts = {conv.hw(self.kernel_size)}
     if self.stride[1] ~= self.kernel_size[1] or self.stride[2] ~= self.kernel_size[2] then
@@ -163,6 +168,11 @@ function GlobalAvgPool2d:backward(x, dy)
   return dx
 end
 
+-- for the summary: one window over the whole plane
+function GlobalAvgPool2d:receptive_field(in_shape)
+  return {kernel = {in_shape[2], in_shape[3]}, stride = {in_shape[2], in_shape[3]}, dilation = {1, 1}}
+end
+
 function GlobalAvgPool2d:describe()
   return "GlobalAvgPool2d"
 end
@@ -214,6 +224,28 @@ function AdaptiveAvgPool2d:backward(x, dy)
   K.adaptive_avgpool2d_backward(dx, dy)
   self.grad_input = dx
   return dx
+end
+
+-- For the summary: the widest window, and the mean distance between window starts as the
+-- stride (exact when the output size divides the input's; 0 when a 1-pixel input is
+-- repeated, since every output then sees the same pixel).
+function AdaptiveAvgPool2d:receptive_field(in_shape)
+  local kernel, stride = {}, {}
+  for a = 1, 2 do
+    local n, out = in_shape[a + 1], self.output_size[a]
+    local widest = 0
+    for i = 0, out - 1 do
+      widest = math.max(widest, ((i + 1) * n + out - 1) // out - (i * n) // out)
+    end
+    kernel[a] = widest
+    if out == 1 then
+      stride[a] = n
+    else
+      local span = ((out - 1) * n) // out
+      stride[a] = span % (out - 1) == 0 and span // (out - 1) or span / (out - 1)
+    end
+  end
+  return {kernel = kernel, stride = stride, dilation = {1, 1}}
 end
 
 function AdaptiveAvgPool2d:describe()

@@ -156,6 +156,20 @@ describe("pooling", function()
       assert.are.same({2, 3, 7, 7}, dims(ada:forward(T.randn{2, 3, 5, 9})))
     end)
 
+    it("a model built for 224x224 takes 32x32: activations and dropout take any image size, not any channels", function()
+      local m = nn.Sequential{nn.Conv2d(3, 4, 3, {padding = 1, input_shape = {3, 224, 224}}), nn.ReLU(), nn.Dropout(0.5),
+                              nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Dense(2)}
+      assert.are.same({5, 2}, dims(m:forward(T.randn{5, 3, 32, 32})))
+      local relu = nn.ReLU()
+      relu:forward(T.randn{1, 4, 8, 8})
+      assert.are.same({1, 4, 3, 5}, dims(relu:forward(T.randn{1, 4, 3, 5})))
+      assert_contains(error_of(function() relu:forward(T.randn{1, 3, 8, 8}) end), "input has shape [1,3,8,8], expected [N,4,8,8]")
+      assert_contains(error_of(function() relu:forward(T.randn{1, 4, 8}) end), "input has shape [1,4,8], expected [N,4,8,8]")
+      local dense_relu = nn.ReLU()
+      dense_relu:forward(T.randn{2, 6})
+      assert_contains(error_of(function() dense_relu:forward(T.randn{2, 7}) end), "input has shape [2,7], expected [N,6]")
+    end)
+
     it("describe() says ceil and how padding is counted", function()
       assert.are.equal("MaxPool2d(3x3, stride 2x2, ceil)", nn.MaxPool2d(3, {stride = 2, ceil_mode = true}):describe())
       assert.are.equal("AvgPool2d(3x3, stride 2x2, pad 1x1, pad not counted)",
