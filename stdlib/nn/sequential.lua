@@ -178,10 +178,11 @@ function Sequential:visit(v, inputs, path)
   if #inputs ~= 1 then
     error(string.format("summary: %s %s takes one input, got %d", path, self:describe(), #inputs), 0)
   end
+  local child_path = require("nn.summary").child_path
   v:enter(self, inputs, path)
   local node = inputs[1]
   for i, layer in ipairs(self.layers) do
-    node = layer:visit(v, {node}, path == "" and tostring(i) or (path .. "." .. i))
+    node = layer:visit(v, {node}, child_path(path, i))
   end
   return v:leave(self, node, path)
 end

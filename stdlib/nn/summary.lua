@@ -19,11 +19,13 @@
 --   path    the module's dotted name: "" for the model itself, then "3", "3.2", ...
 -- A leaf keeps Module:visit below, which returns v:leaf(self, inputs, path). A container
 -- returns  v:leave(self, out, path)  after  v:enter(self, inputs, path)  and visiting
--- each child with its list of input nodes and the path child_path(path, key):
+-- each child with its list of input nodes and the path child_path(path, key) (key at the
+-- top, path .. "." .. key below; require("nn.summary").child_path):
 -- Sequential feeds child i the node child i - 1 returned; a DAG model visits its nodes in
 -- topological order, hands each the nodes of its predecessors (in the order its forward
 -- takes them) and leaves with the node of its output. A layer used twice is visited twice
--- (two rows) but its parameters count once in the totals.
+-- (two rows) but its parameters count once in the totals. A container without a visit
+-- method shows as one row (its parameters, no multiply-adds, its field unchanged).
 --
 -- v:leaf does the arithmetic, from three small methods every layer may define (the
 -- defaults below: a pointwise layer without multiply-adds):
@@ -37,6 +39,20 @@
 -- With several inputs the receptive field entering the layer is the largest of the
 -- inputs' (per axis) and their jumps must agree, else the summary fails naming the layer.
 -- Through a window:  rf' = rf + dilation (kernel - 1) jump,  jump' = jump stride.
+--
+-- A sketch for a DAG container whose nodes are {layer =, inputs = {j, ...}} in
+-- topological order, node 0 being the model's input (tests/spec/summary_spec.lua runs a
+-- two-branch example with an Add leaf, whose output_shape takes the list of shapes):
+--   function Model:visit(v, inputs, path)
+--     v:enter(self, inputs, path)
+--     local out = {[0] = inputs[1]}
+--     for i, n in ipairs(self.nodes) do
+--       local ins = {}
+--       for k, j in ipairs(n.inputs) do ins[k] = out[j] end
+--       out[i] = n.layer:visit(v, ins, child_path(path, n.name or i))
+--     end
+--     return v:leave(self, out[#self.nodes], path)
+--   end
 --
 -- What the totals count: parameters as Keras does (trainable: the parameters an
 -- optimizer updates; non-trainable: state such as batch norm's running mean and
@@ -131,6 +147,8 @@ function Visitor:merge(layer, inputs, path)
 end
 
 function Visitor:leaf(layer, inputs, path)
+  -- a lone layer summarized on its own is row 1
+  if path == "" then path = "1" end
   local in_shape = #inputs == 1 and inputs[1].shape or {}
   if #inputs ~= 1 then
     for i, node in ipairs(inputs) do in_shape[i] = node.shape end
@@ -312,8 +330,8 @@ function Module:summary(opts)
     add(string.format("Multiply-adds (MACs): %s per sample (%s)", commas(v.macs), human_count(v.macs)))
     local leaves = 0
     for _, r in ipairs(rows) do leaves = leaves + (r.container and 0 or 1) end
-    add(string.format("Activation memory: %s per sample (float32 outputs of the %d layers)",
-                      human_bytes(v.activations), leaves))
+    add(string.format("Activation memory: %s per sample (float32 outputs of the %d layer%s)",
+                      human_bytes(v.activations), leaves, leaves == 1 and "" or "s"))
     local out = v.output
     if out.rf and out.rf ~= "global" and #out.shape == 3 then
       add(string.format("Receptive field of the output: %s pixels, jump %s", pair_str(out.rf), pair_str(out.jump)))
