@@ -14,11 +14,20 @@ local function bare(msg)
   return (tostring(msg):gsub("^[^\n:]+:%d+: ", ""))
 end
 
--- The innermost last layer, whose activation a fused loss would absorb.
+-- The innermost last layer, whose activation a fused loss would absorb. A graph model
+-- names it (final_layer), or gives nil when its output cannot be fused.
 local function last_layer(model)
   local m = model
-  while m.layers and #m.layers > 0 do m = m.layers[#m.layers] end
-  return m
+  while true do
+    local inner
+    if m.final_layer then
+      inner = m:final_layer()
+    elseif m.layers and #m.layers > 0 then
+      inner = m.layers[#m.layers]
+    end
+    if not inner then return m end
+    m = inner
+  end
 end
 
 function Module:compile(opts)
