@@ -13,6 +13,7 @@ local batchnorm = require "nn.batchnorm"
 -- the model API and the summary extend Module itself
 require "nn.fit"
 require "nn.summary"
+require "nn.graph_fit"
 
 local nn = {
   Module = require "nn.module",
