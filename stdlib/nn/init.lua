@@ -40,6 +40,7 @@ local nn = {
   Concat = require("nn.merge").Concat,
   Concatenate = require("nn.merge").Concatenate,
   Add = require("nn.merge").Add,
+  ChannelPad = require("nn.channel_pad").ChannelPad,
   is_node = require("nn.graph").is_node,
   losses = losses,
   metrics = require "nn.metrics",
