@@ -28,6 +28,7 @@ local nn = {
   MaxPool2d = pooling.MaxPool2d,
   AvgPool2d = pooling.AvgPool2d,
   GlobalAvgPool2d = pooling.GlobalAvgPool2d,
+  AdaptiveAvgPool2d = pooling.AdaptiveAvgPool2d,
   MaxPooling2D = pooling.MaxPooling2D,
   AveragePooling2D = pooling.AveragePooling2D,
   GlobalAveragePooling2D = pooling.GlobalAveragePooling2D,
