@@ -13,8 +13,9 @@
 -- as torchvision's. CIFAR: 3x3 conv 16, three stages of n basic blocks with 16, 32, 64
 -- channels, parameter-free shortcuts that subsample and pad channels with zeros ("option A"):
 -- ResNet-20 269,722 and ResNet-56 853,018 parameters.
--- Each block is an nn.Model used as a layer, its layers named as in torchvision (conv1, bn1,
--- ..., downsample), so parameters read "4.2.conv1.weight": stage 4, block 2.
+-- Stages and blocks are nn.Models used as layers, named as in torchvision (layer1..layer4;
+-- conv1, bn1, ..., downsample), so parameters read "layer4.2.conv1.weight": stage 4, block 2
+-- (blocks count from 1 here, from 0 in torchvision).
 local nn = require "nn"
 local opts = ... or {}
 
@@ -45,9 +46,9 @@ local function bn(c, name)
 end
 
 -- A block as a layer: `body(input)` wires its layers from a fresh Input of x's shape.
-local function block(x, body)
+local function block(x, body, name)
   local input = nn.Input(x.shape)
-  return nn.Model{inputs = input, outputs = body(input)}(x)
+  return nn.Model{inputs = input, outputs = body(input), name = name}(x)
 end
 
 -- 3x3 -> 3x3 with an identity (or projection) shortcut: ResNet-18/34 and the CIFAR nets.
@@ -89,7 +90,7 @@ local function stage(x, n, make, name)
     local h = inp
     for i = 1, n do h = make(h, i) end
     return h
-  end)
+  end, name)
 end
 
 local x, h
@@ -98,7 +99,7 @@ if opts.cifar then
   x = nn.Input(opts.input_shape or {3, 32, 32})
   h = nn.ReLU()(bn(16, "bn1")(conv(x.shape[1], 16, 3, 1, "conv1")(x)))
   for s, c in ipairs{16, 32, 64} do
-    h = stage(h, n, function(y, i) return basic(y, c, (i == 1 and s > 1) and 2 or 1, true) end)
+    h = stage(h, n, function(y, i) return basic(y, c, (i == 1 and s > 1) and 2 or 1, true) end, "layer" .. s)
   end
 else
   local kind, counts = IMAGENET[depth][1], IMAGENET[depth][2]
@@ -110,7 +111,7 @@ else
       local stride = (i == 1 and s > 1) and 2 or 1
       if kind == "basic" then return basic(y, c, stride) end
       return bottleneck(y, c, stride)
-    end)
+    end, "layer" .. s)
   end
 end
 h = nn.GlobalAvgPool2d()(h)

@@ -45,12 +45,26 @@ local function check_keys(self, t, what)
   end
 end
 
--- The output's layer when its activation may be fused with the loss (see Model:final_layer).
+-- The innermost layer of an output when its activation may be fused with the loss (see
+-- Model:final_layer): through nested models and Sequentials, whose backward passes
+-- from_preactivation on to it.
 local function fusable_layer(self, o)
   local st = self.steps[o.slot - self.num_inputs]
   if not st or st.shared or st.multi or self._train.fan[o.slot] ~= 1 then return nil end
   if (self._eval.fan[o.slot] or 0) > 1 then return nil end
-  return st.layer.preactivation and st.layer or nil
+  local m = st.layer
+  while m do
+    local inner
+    if m.final_layer then
+      inner = m:final_layer()
+      if not inner then return nil end
+    elseif m.layers and #m.layers > 0 then
+      inner = m.layers[#m.layers]
+    end
+    if not inner then break end
+    m = inner
+  end
+  return m.preactivation and m or nil
 end
 
 function Model:compile(opts)

@@ -71,6 +71,20 @@ describe("graph models", function()
     assert_gradcheck(nn.gradcheck(model, T.randn{4, 5}), "shared dropout block")
   end)
 
+  it("a shared batch norm: recomputing its first use leaves the running statistics as two forwards left them", function()
+    local x = nn.Input{2, 3, 3}
+    local norm = nn.BatchNorm2d(2)
+    local model = nn.Model{inputs = x, outputs = nn.Flatten()(norm(nn.Conv2d(2, 2, 1)(norm(x))))}
+    local xt = T.randn{4, 2, 3, 3} * 3 + 1
+    model:forward(xt)
+    local mean, var = norm.running_mean:clone(), norm.running_var:clone()
+    model:backward(xt, T.randn{4, 18})
+    assert.is_true(norm.running_mean:equal(mean))
+    assert.is_true(norm.running_var:equal(var))
+    assert.is_false(mean:equal(T.zeros{2}))
+    assert_gradcheck(nn.gradcheck(model, xt, nil, {max_checks = 50}), "shared batch norm")
+  end)
+
   it("a Model of the same layers as a Sequential gives identical outputs and gradients", function()
     local layers = {nn.Conv2d(1, 3, 3, {activation = "relu", input_shape = {1, 8, 8}}), nn.MaxPool2d(2), nn.Flatten(),
                     nn.Dense(4, {activation = "softmax"})}
