@@ -101,6 +101,19 @@ describe("training graph models", function()
     assert.is_true(aux_layer.weight:equal(before))
   end)
 
+  it("heads ending in softmax are trained fused with the cross-entropy, with the same gradients", function()
+    local model = two_heads()
+    local x, y = data(16)
+    local fused = grads_of(model, x, y, {main = 1, aux1 = 0.5})
+    for _, h in ipairs(model.heads) do
+      assert.is_true(h.fused, h.label)
+      h.fused = false
+    end
+    local P, G = model:flatten_parameters()
+    model:train_step(x, y, {P}, {G})
+    assert.is_true(fused:allclose(G, 1e-3, 1e-6))
+  end)
+
   it("auxiliary heads train but are skipped at inference", function()
     local model, aux_layer = two_heads()
     local calls = 0
