@@ -11,7 +11,9 @@
 -- Parameters: 13,004,888 with the aux heads, 6,624,904 without, as torchvision's.
 -- Options: classes (1000), input_shape ({3, 224, 224}; 64x64 is about the smallest the pools
 -- allow), aux (true), activation of the classifiers ("softmax", trained fused with the
--- cross-entropy; "linear" for logits), dropout (0.2; aux heads 0.7).
+-- cross-entropy; "linear" for logits), dropout (0.2; aux heads 0.7), kernel_initializer of
+-- every convolution and fully connected layer (PyTorch's default; "zeros" to count parameters
+-- quickly).
 local nn = require "nn"
 local opts = ... or {}
 local dir = debug.getinfo(1, "S").source:match("^@(.*[/\\])") or "./"
@@ -19,9 +21,11 @@ local _, inception = assert(loadfile(dir .. "inception.lua"))({model = false})
 
 local classes = opts.classes or 1000
 local activation = opts.activation or "softmax"
+local init = opts.kernel_initializer or "torch_default"
 
 local function conv(x, cout, k, o)
-  return inception.conv(x, cout, k, {bn = true, stride = o and o.stride, padding = o and o.padding})
+  return inception.conv(x, cout, k, {bn = true, stride = o and o.stride, padding = o and o.padding,
+                                     kernel_initializer = init})
 end
 
 local function pool(x, k, stride)
@@ -29,17 +33,17 @@ local function pool(x, k, stride)
 end
 
 local function module(x, name, ch)
-  return inception.reduced(x, ch, {bn = true, k5 = 3, name = name})
+  return inception.reduced(x, ch, {bn = true, k5 = 3, name = name, kernel_initializer = init})
 end
 
 -- 4x4 average pool -> 1x1 conv 128 -> fc 1024 -> dropout 0.7 -> fc classes
 local function aux_head(x, name)
   local input = nn.Input(x.shape)
   local h = conv(nn.AdaptiveAvgPool2d(4)(input), 128, 1)
-  h = nn.Dense(1024, {activation = "relu", kernel_initializer = "torch_default", bias_initializer = "torch_default"})(
+  h = nn.Dense(1024, {activation = "relu", kernel_initializer = init, bias_initializer = "torch_default"})(
         nn.Flatten()(h))
   h = nn.Dropout(0.7)(h)
-  local y = nn.Dense(classes, {activation = activation, kernel_initializer = "torch_default",
+  local y = nn.Dense(classes, {activation = activation, kernel_initializer = init,
                                bias_initializer = "torch_default"})(h)
   return nn.Model{inputs = input, outputs = y, name = name}(x)
 end
@@ -64,7 +68,7 @@ h = pool(h, 2, 2)
 h = module(h, "inception5a", {256, 160, 320, 32, 128, 128})
 h = module(h, "inception5b", {384, 192, 384, 48, 128, 128})
 h = nn.Dropout(opts.dropout or 0.2)(nn.GlobalAvgPool2d()(h))
-local main = nn.Dense(classes, {activation = activation, kernel_initializer = "torch_default",
+local main = nn.Dense(classes, {activation = activation, kernel_initializer = init,
                                 bias_initializer = "torch_default"}):set_name("fc")(h)
 if opts.aux == false then return nn.Model{inputs = x, outputs = main, name = "googlenet"} end
 return nn.Model{inputs = x, outputs = {main = main, aux1 = aux_head(at_4a, "aux1"), aux2 = aux_head(at_4d, "aux2")},

@@ -23,10 +23,12 @@ function M.conv(x, cout, k, o)
   o = o or {}
   local cin = x.shape[1]
   if o.bn then
-    local h = nn.Conv2d(cin, cout, k, {stride = o.stride, padding = o.padding or k // 2, bias = false})(x)
+    local h = nn.Conv2d(cin, cout, k, {stride = o.stride, padding = o.padding or k // 2, bias = false,
+                                       kernel_initializer = o.kernel_initializer})(x)
     return nn.ReLU()(nn.BatchNorm2d(cout, {eps = 0.001})(h))
   end
-  return nn.Conv2d(cin, cout, k, {stride = o.stride, padding = o.padding or k // 2, activation = "relu"})(x)
+  return nn.Conv2d(cin, cout, k, {stride = o.stride, padding = o.padding or k // 2, activation = "relu",
+                                  kernel_initializer = o.kernel_initializer})(x)
 end
 
 -- The branches of x as one layer: a nested model named `o.name`, so the summary shows blocks.

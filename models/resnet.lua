@@ -5,7 +5,9 @@
 -- classes (1000, cifar 10), input_shape ({3,224,224}, cifar {3,32,32}), activation of the
 -- classifier ("softmax", trained fused with the cross-entropy; "linear" for logits),
 -- kernel_initializer of the convolutions (He normal over the fan-out, as torchvision; any
--- initializer name, e.g. "zeros" to count parameters without drawing 11 million numbers).
+-- initializer name, e.g. "zeros" to count parameters without drawing 11 million numbers),
+-- width (channels of the first stage, 64; cifar 16; the later stages double it each:
+-- a narrower network of the same layout, for quick tests).
 -- ImageNet: 7x7/2 conv, 3x3/2 max pool, four stages of basic blocks (18, 34) or bottlenecks
 -- (50+; stride in the 3x3 conv, torchvision's "v1.5"), global average pool, fully connected.
 -- Every conv is bias-free and followed by batch norm; a shortcut that changes the shape is a
@@ -97,16 +99,18 @@ local x, h
 if opts.cifar then
   local n = (depth - 2) // 6
   x = nn.Input(opts.input_shape or {3, 32, 32})
-  h = nn.ReLU()(bn(16, "bn1")(conv(x.shape[1], 16, 3, 1, "conv1")(x)))
-  for s, c in ipairs{16, 32, 64} do
+  h = nn.ReLU()(bn(opts.width or 16, "bn1")(conv(x.shape[1], opts.width or 16, 3, 1, "conv1")(x)))
+  local w = opts.width or 16
+  for s, c in ipairs{w, 2 * w, 4 * w} do
     h = stage(h, n, function(y, i) return basic(y, c, (i == 1 and s > 1) and 2 or 1, true) end, "layer" .. s)
   end
 else
   local kind, counts = IMAGENET[depth][1], IMAGENET[depth][2]
   x = nn.Input(opts.input_shape or {3, 224, 224})
-  h = nn.ReLU()(bn(64, "bn1")(conv(x.shape[1], 64, 7, 2, "conv1")(x)))
+  local w = opts.width or 64
+  h = nn.ReLU()(bn(w, "bn1")(conv(x.shape[1], w, 7, 2, "conv1")(x)))
   h = nn.MaxPool2d(3, {stride = 2, padding = 1})(h)
-  for s, c in ipairs{64, 128, 256, 512} do
+  for s, c in ipairs{w, 2 * w, 4 * w, 8 * w} do
     h = stage(h, counts[s], function(y, i)
       local stride = (i == 1 and s > 1) and 2 or 1
       if kind == "basic" then return basic(y, c, stride) end

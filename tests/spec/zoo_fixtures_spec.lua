@@ -29,9 +29,9 @@ local function fill(model)
   end
 end
 
-local function check(model, name)
+local function check(model, name, size)
   fill(model)
-  local x = (pattern(2 * 3 * 64 * 64, 3571) * 4):view(2, 3, 64, 64)
+  local x = (pattern(2 * 3 * size * size, 3571) * 4):view(2, 3, size, size)
   local y = model:forward(x)
   local expect = T.load_idx(DIR .. "zoo_" .. name .. "_y.idx")
   assert.are.same({2, 1000}, {y:size(1), y:size(2)})
@@ -45,12 +45,13 @@ describe("the zoo against torchvision", function()
     local model = assert(loadfile("models/resnet.lua"))({depth = 18, input_shape = {3, 64, 64}, activation = "linear",
                                                            kernel_initializer = "zeros"})
     model:train()
-    check(model, "resnet18")
+    check(model, "resnet18", 64)
   end)
 
   it("GoogLeNet in evaluation mode", function()
-    local model = assert(loadfile("models/googlenet.lua"))({aux = false, input_shape = {3, 64, 64}, activation = "linear"})
+    local model = assert(loadfile("models/googlenet.lua"))({aux = false, input_shape = {3, 32, 32}, activation = "linear",
+                                                               kernel_initializer = "zeros"})
     model:evaluate()
-    check(model, "googlenet")
+    check(model, "googlenet", 32)
   end)
 end)

@@ -74,14 +74,17 @@ describe("zoo: ResNet", function()
     assert.are.same({10}, out_shape(m))
   end)
 
-  it("ResNet-18, ResNet-50 and ResNet-20 take a training step", function()
-    local x, y = T.randn{2, 3, 32, 32}, T.tensor{1, 7}
+  -- Batch norm over a batch of 2 at 1x1 maps (the last stage at 32x32) is degenerate: the
+  -- outputs are +-1 and the gradients explode. 4 samples, and 2x2 maps for ResNet-50.
+  it("ResNet-18, ResNet-50 (narrowed) and ResNet-20 take a training step", function()
+    local x, y = T.randn{4, 3, 32, 32}, T.tensor{1, 7, 2, 3}
     check_step(zoo("resnet", {depth = 18, input_shape = {3, 32, 32}, classes = 10, kernel_initializer = "he_uniform"}), x, y)
-    check_step(zoo("resnet", {depth = 50, input_shape = {3, 32, 32}, classes = 10, kernel_initializer = "he_uniform"}), x, y,
-               {lr = 1e-4})
+    -- the bottleneck layout at a quarter of the width: 1/16 of the weights, for the sanitizer runs
+    check_step(zoo("resnet", {depth = 50, input_shape = {3, 64, 64}, classes = 10, width = 16}), T.randn{4, 3, 64, 64}, y,
+               {lr = 1e-5})
     local cifar = zoo("resnet", {depth = 20, cifar = true})
     check_step(cifar, x, y)
-    assert.are.same({2, 10}, {cifar:predict(x):size(1), cifar:predict(x):size(2)})
+    assert.are.same({4, 10}, {cifar:predict(x):size(1), cifar:predict(x):size(2)})
   end)
 
   it("rejects depths it has no layout for", function()
@@ -119,9 +122,9 @@ describe("zoo: GoogLeNet", function()
   before_each(function() T.manual_seed(2) end)
 
   it("has torchvision's parameter counts: 13,004,888 with the aux heads, 6,624,904 without", function()
-    local m = zoo("googlenet")
+    local m = zoo("googlenet", {kernel_initializer = "zeros"})
     assert.are.equal(13004888, m:num_parameters())
-    assert.are.equal(6624904, zoo("googlenet", {aux = false}):num_parameters())
+    assert.are.equal(6624904, zoo("googlenet", {aux = false, kernel_initializer = "zeros"}):num_parameters())
     assert.are.same({256, 28, 28}, out_shape(find(m, "inception3a")))
     assert.are.same({512, 14, 14}, out_shape(find(m, "inception4a")))
     assert.are.same({528, 14, 14}, out_shape(find(m, "inception4d")))
