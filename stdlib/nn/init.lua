@@ -13,7 +13,7 @@ local batchnorm = require "nn.batchnorm"
 -- the model API and the summary extend Module itself
 require "nn.fit"
 require "nn.summary"
-require "nn.graph_fit"
+require "nn.model_fit"
 
 local nn = {
   Module = require "nn.module",
@@ -37,7 +37,7 @@ local nn = {
   ZeroPad2d = require("nn.zeropad").ZeroPad2d,
   ZeroPadding2D = require("nn.zeropad").ZeroPadding2D,
   Input = require("nn.graph").Input,
-  Model = require("nn.graph").Model,
+  Model = require "nn.model",
   Concat = require("nn.merge").Concat,
   Concatenate = require("nn.merge").Concatenate,
   Add = require("nn.merge").Add,

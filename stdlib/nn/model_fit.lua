@@ -1,4 +1,4 @@
--- compile / fit / evaluate / predict for graph models (nn.Model), with several inputs and
+-- compile / fit / evaluate / predict for graph models (nn/model.lua), with several inputs and
 -- outputs. A single-output model compiles as any module does (and fuses its final softmax
 -- with the cross-entropy the same way); with several outputs:
 --   model:compile{optimizer = "adam",
@@ -15,7 +15,7 @@
 -- * Several inputs: x is a list of tensors, in the order of the model's inputs.
 local T = require "luacnn"
 local Module = require "nn.module"
-local Model = require("nn.graph").Model
+local Model = require "nn.model"
 local losses = require "nn.losses"
 local metrics = require "nn.metrics"
 local optim = require "optim"
