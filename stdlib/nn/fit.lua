@@ -185,11 +185,24 @@ local function call(cbs, name, ...)
   return stop
 end
 
+-- Options whose bad values would otherwise be ignored without a word.
+local function check_fit_options(opts, level)
+  local on_nan = opts.on_nan
+  if on_nan ~= nil and on_nan ~= "stop" and on_nan ~= "error" and on_nan ~= "continue" then
+    error(string.format("fit: on_nan must be 'stop', 'error' or 'continue', got %s", tostring(on_nan)), level + 1)
+  end
+  local vs = opts.validation_split
+  if vs ~= nil and not (type(vs) == "number" and vs >= 0 and vs <= 1) then  -- 1 gets a message of its own below
+    error(string.format("fit: validation_split must be a number in [0, 1), got %s", vs ~= vs and "nan" or tostring(vs)), level + 1)
+  end
+end
+
 -- fit(x, y, {epochs=1, batch_size=32, shuffle=true, validation_data={xv, yv},
 --            validation_split=0, callbacks={}, verbose=1, initial_epoch=0, on_nan='stop',
 --            augment=fn|false})
 function Module:fit(x, y, opts)
   opts = opts or {}
+  check_fit_options(opts, 2)
   if not self.compiled then error("fit: compile the model first: model:compile{optimizer=..., loss=...}", 2) end
   self:check_data("fit", x, y, 2)
   local epochs, bs = opts.epochs or 1, opts.batch_size or 32
