@@ -311,14 +311,25 @@ static void pool_tests(lc_pool *pool) {
   {
     lc_pool2d_params q = {2, 2, 2, 2, 0, 0};
     lc_tensor x4 = tensor4(1, 1, 4, 4, -1, 1), y4 = tensor4(1, 1, 2, 2, 0, 1);
+    lc_tensor dx4 = tensor4(1, 1, 4, 4, 5, 6), dy4 = tensor4(1, 1, 2, 2, 0, 1);
     for (int k = 0; k < 4; k++) {
       for (int i = 0; i < 16; i++) x4.data[i] = (float)i;
       x4.data[(k / 2) * 4 + (k % 2)] = NAN;  /* window (1,1), place k */
       CHECK_OK(lc_maxpool2d_forward(&y4, &x4, &q, NULL, &e), e);
       CHECK(isnan(y4.data[0]) && y4.data[1] == 7 && y4.data[2] == 13 && y4.data[3] == 15,
             "2x2 fast path: NaN at place %d gives %g %g %g %g", k, y4.data[0], y4.data[1], y4.data[2], y4.data[3]);
+      /* backward sends the gradient to the (first) NaN; a second NaN after it gets none */
+      if (k < 3) x4.data[((k + 1) / 2) * 4 + ((k + 1) % 2)] = NAN;
+      for (int i = 0; i < 4; i++) dy4.data[i] = (float)(i + 1);
+      CHECK_OK(lc_maxpool2d_backward(&dx4, &dy4, &x4, &q, NULL, &e), e);
+      for (int i = 0; i < 4; i++) {
+        float want = i == k ? 1.0f : 0.0f;
+        float got = dx4.data[(i / 2) * 4 + (i % 2)];
+        CHECK(got == want, "2x2 fast path backward: NaN at place %d, gradient %g at place %d", k, got, i);
+      }
+      CHECK(dx4.data[15] == 4 && dx4.data[7] == 2 && dx4.data[3] == 0, "2x2 fast path backward: other windows %g %g", dx4.data[15], dx4.data[7]);
     }
-    lc_tensor_release(&x4), lc_tensor_release(&y4);
+    lc_tensor_release(&x4), lc_tensor_release(&y4), lc_tensor_release(&dx4), lc_tensor_release(&dy4);
   }
   /* errors */
   int64_t OH, OW;
