@@ -256,7 +256,7 @@ static void forward_part(void *ctx, int part, int nparts) {
             if (j->p->relu)
               for (int64_t q = 0; q < d->P; q++) {
                 float v = yr[q] + bias;
-                yr[q] = v > 0 ? v : 0.0f;
+                yr[q] = v <= 0 ? 0.0f : v;  /* NaN stays NaN */
               }
             else
               for (int64_t q = 0; q < d->P; q++) yr[q] += bias;
@@ -654,7 +654,7 @@ int lc_conv2d_forward_reference(lc_tensor *y, const lc_tensor *x, const lc_tenso
                 s += (double)w->data[((o * d.Cg + c) * d.KH + i) * d.KW + k] *
                      x->data[((n * d.C + g * d.Cg + c) * d.H + ih) * d.W + iw];
               }
-          y->data[((n * d.O + o) * d.OH + oh) * d.OW + ow] = p->relu && !(s > 0) ? 0.0f : (float)s;
+          y->data[((n * d.O + o) * d.OH + oh) * d.OW + ow] = p->relu && s <= 0 ? 0.0f : (float)s;
         }
   return 0;
 }

@@ -19,8 +19,8 @@
 #include "pool.h"
 #include "tensor.h"
 
-/* relu: forward writes max(0, conv + b) and backward takes that output to mask dy (ReLU
- * fused into the convolution: one pass over the output fewer each way).
+/* relu: forward writes max(0, conv + b) (NaN stays NaN) and backward takes that output to
+ * mask dy (ReLU fused into the convolution: one pass over the output fewer each way).
  * algo: how to compute it; LC_CONV_AUTO picks by shape (tests force each). */
 enum { LC_CONV_AUTO = 0, LC_CONV_GEMM = 1, LC_CONV_DIRECT = 2 };
 typedef struct lc_conv2d_params {

@@ -118,8 +118,8 @@ INLINE_AVX2 void store_block(float *y, int64_t P, int64_t on, int64_t nb, const 
   __m256 r[8];
   for (int b = 0; b < 8; b++) {
     r[b] = _mm256_add_ps(_mm256_loadu_ps(blk + b * ld), bias);
-    /* max(v, 0) is 0 for a NaN v, as the other algorithms' !(v > 0) */
-    if (relu) r[b] = _mm256_max_ps(r[b], _mm256_setzero_ps());
+    /* max(0, v) returns its second operand when one is NaN: a NaN stays NaN, as in T.relu */
+    if (relu) r[b] = _mm256_max_ps(_mm256_setzero_ps(), r[b]);
   }
   transpose8(r);
   if (nb == 8)

@@ -176,6 +176,19 @@ static void conv_direct_shapes(lc_pool *pool) {
   lc_tensor_release(&x), lc_tensor_release(&w);
   conv_compare(&lenet1, pool, 1, 0);
   conv_compare(&lenet2, pool, 1, 1);
+  /* a fused ReLU keeps a NaN a NaN in every algorithm (as T.relu does) */
+  for (int64_t algo = LC_CONV_GEMM; algo <= LC_CONV_DIRECT; algo++) {
+    lc_tensor xn = tensor4(2, 1, 6, 6, 0, 1), wn = tensor4(8, 1, 3, 3, -1, 1), yn = tensor4(2, 8, 6, 6, 0, 1);
+    lc_conv2d_params pn = {1, 1, 1, 1, 1, 1, 1, 1, algo};
+    xn.data[7] = NAN;
+    CHECK_OK(lc_conv2d_forward(&yn, &xn, &wn, NULL, &pn, NULL, A, pool, &e), e);
+    int64_t nans = 0, negs = 0;
+    for (int64_t i = 0; i < lc_numel(&yn); i++) nans += isnan(yn.data[i]), negs += yn.data[i] < 0;
+    /* input (1,1) of sample 0 reaches a 3x3 block of outputs in each of 8 channels */
+    CHECK(nans == 8 * 9 && negs == 0, "fused ReLU, algo %d: %lld NaN outputs (want 72), %lld negative", (int)algo,
+          (long long)nans, (long long)negs);
+    lc_tensor_release(&xn), lc_tensor_release(&wn), lc_tensor_release(&yn);
+  }
   /* a forced direct convolution it cannot run is an error */
   lc_tensor x2 = tensor4(1, 2, 6, 6, 0, 1), w2 = tensor4(2, 2, 3, 3, 0, 1), y2 = tensor4(1, 2, 2, 2, 0, 1);
   lc_conv2d_params s2 = {2, 2, 0, 0, 1, 1, 1, 0, LC_CONV_DIRECT};
