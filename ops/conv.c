@@ -142,7 +142,6 @@ static void im2col(float *col, int64_t ld, const float *x, const conv_dims *d, c
 
 /* dx [Cg,H,W] += the columns dcol [K,P] (rows ld apart) put back where im2col took them from. */
 static void col2im(float *dx, const float *col, int64_t ld, const conv_dims *d, const lc_conv2d_params *p) {
-  int avx = lc_direct_available();
   for (int64_t c = 0; c < d->Cg; c++)
     for (int64_t i = 0; i < d->KH; i++)
       for (int64_t j = 0; j < d->KW; j++) {
@@ -154,8 +153,8 @@ static void col2im(float *dx, const float *col, int64_t ld, const conv_dims *d, 
           if (ih < 0 || ih >= d->H) continue;
           const float *r = row + oh * d->OW;
           float *dst = dx + (c * d->H + ih) * d->W + xoff;
-          if (p->stride_w == 1 && avx)  /* rows of 10 or 28: too short for the compiler's vector loops */
-            lc_direct_add(dst + lo, r + lo, hi - lo);
+          if (p->stride_w == 1)
+            for (int64_t ow = lo; ow < hi; ow++) dst[ow] += r[ow];
           else
             for (int64_t ow = lo; ow < hi; ow++) dst[ow * p->stride_w] += r[ow];
         }
@@ -275,6 +274,8 @@ static void backward_part(void *ctx, int part, int nparts) {
   float *dyc = dcol + j->chunk * d->K * d->P;  /* [Og, S*P]: dy of the chunk, side by side */
   float *dw = j->dw + part * j->dw_stride;
   int direct = is_pointwise(d, j->p);
+  int gather_col2im = j->p->stride_h == 1 && j->p->stride_w == 1 && j->p->dilation_h == 1 && j->p->dilation_w == 1 &&
+                      lc_direct_available();
   for (int64_t n0 = nb; n0 < ne; n0 += j->chunk) {
     int64_t S = ne - n0 < j->chunk ? ne - n0 : j->chunk, ld = S * d->P;
     if (j->dx && !direct) memset(j->dx + n0 * d->C * d->H * d->W, 0, sizeof(float) * (size_t)(S * d->C * d->H * d->W));
@@ -301,6 +302,9 @@ static void backward_part(void *ctx, int part, int nparts) {
         float *dxg = j->dx + ((n0 + s) * d->C + g * d->Cg) * d->H * d->W;
         if (direct)
           for (int64_t k = 0; k < d->K; k++) memcpy(dxg + k * d->P, dcol + k * ld + s * d->P, sizeof(float) * (size_t)d->P);
+        else if (gather_col2im)
+          lc_direct_col2im(dxg, dcol + s * d->P, ld, d->Cg, d->H, d->W, d->KH, d->KW, d->OH, d->OW, j->p->pad_h,
+                           j->p->pad_w);
         else
           col2im(dxg, dcol + s * d->P, ld, d, j->p);
       }
@@ -448,7 +452,7 @@ static void direct_backward_part(void *ctx, int part, int nparts) {
     lc_direct_transpose_grad(dyt, dbs, g, yn, d->O, d->P, Opad);
     for (int64_t o = 0; o < d->O; o++) db[o] += dbs[o];
     if (yn && j->dx) {
-      for (int64_t i = 0; i < d->O * d->P; i++) dym[i] = yn[i] > 0 ? g[i] : 0.0f;
+      lc_direct_relu_mask(dym, g, yn, d->O * d->P);
       g = dym;
     }
     lc_direct_pad(xp, j->x + n * d->C * d->H * d->W, d->C, d->H, d->W, j->p->pad_h, j->p->pad_w, j->fd.Hp, j->fd.Wp);
@@ -464,8 +468,7 @@ static void direct_backward_part(void *ctx, int part, int nparts) {
         j->failed = 1;
         j->err = e;
       }
-      memset(dxn, 0, sizeof(float) * (size_t)(d->C * d->H * d->W));
-      col2im(dxn, dyp, d->P, d, j->p);
+      lc_direct_col2im(dxn, dyp, d->P, d->C, d->H, d->W, d->KH, d->KW, d->OH, d->OW, j->p->pad_h, j->p->pad_w);
     }
   }
 }
@@ -585,7 +588,10 @@ int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_ten
   if (p->relu) {
     int64_t shape[1] = {d.N * d.O * d.P};
     if (lc_tensor_init(&masked, scratch, 1, shape, e)) return -1;
-    for (int64_t i = 0; i < shape[0]; i++) masked.data[i] = y->data[i] > 0 ? dy->data[i] : 0.0f;
+    if (lc_direct_available())
+      lc_direct_relu_mask(masked.data, dy->data, y->data, shape[0]);
+    else
+      for (int64_t i = 0; i < shape[0]; i++) masked.data[i] = y->data[i] > 0 ? dy->data[i] : 0.0f;
     g = masked.data;
   }
   /* db += sums of dy over the samples and positions */
