@@ -228,6 +228,27 @@ describe("graph models", function()
     assert.is_true(nn.Add()({xt, xt}):equal(xt * 2))
   end)
 
+  it("summary: one row per node under its parameter path, nested blocks indented, aux heads last", function()
+    local x = nn.Input{3, 6, 6}
+    local stem = nn.Conv2d(3, 4, 3, {padding = 1}):set_name("stem")(x)
+    local block = residual_block(4)(stem)
+    local c = nn.Concat{dim = 1}({block, nn.MaxPool2d(3, {stride = 1, padding = 1})(stem)})
+    local aux = nn.Dense(2)(nn.GlobalAvgPool2d()(stem))
+    local main = nn.Dense(3)(nn.GlobalAvgPool2d()(c))
+    local model = nn.Model{inputs = x, outputs = {main = main, aux = aux}, aux = {"aux"}}
+    local _, info = model:summary{print = false}
+    local got = {}
+    for i, r in ipairs(info.rows) do got[i] = {r.path, r.name, table.concat(r.node.shape, "x")} end
+    assert.are.same({{"stem", "Conv2d(3->4, 3x3, pad 1x1)", "4x6x6"}, {"block", "Model(block)", "4x6x6"},
+                     {"block.1", "Conv2d(4->4, 3x3, pad 1x1, tanh)", "4x6x6"}, {"block.2", "Conv2d(4->4, 3x3, pad 1x1)", "4x6x6"},
+                     {"block.3", "Add", "4x6x6"}, {"3", "MaxPool2d(3x3, stride 1x1, pad 1x1)", "4x6x6"},
+                     {"4", "Concat(dim 1)", "8x6x6"}, {"7", "GlobalAvgPool2d", "8"}, {"8", "Dense(8->3)", "3"},
+                     {"5", "GlobalAvgPool2d (training only)", "4"}, {"6", "Dense(4->2) (training only)", "2"}}, got)
+    -- the concat sees as far as its widest input: the block's two 3x3 after the stem's 3x3
+    assert.are.same({7, 7}, info.rows[7].node.rf)
+    assert.are.equal(model:num_parameters(), info.trainable_params)
+  end)
+
   it("prints its nodes, what feeds each one and the outputs", function()
     local x = nn.Input{3, 4, 4}
     local a = nn.Conv2d(3, 2, 1)(x)

@@ -66,6 +66,19 @@ describe("zoo: ResNet", function()
     assert.are.equal("layer4.2.conv2.weight", ps[#ps - 4].name)
   end)
 
+  -- torchvision's model table gives 1.81 and 4.09 GFLOPS (multiply-adds) for ResNet-18 and -50
+  it("summary: multiply-adds per 224x224 image as torchvision's table, stages as rows", function()
+    local _, info = zoo("resnet", {depth = 18, kernel_initializer = "zeros"}):summary{print = false}
+    assert.are.equal(1814073344, info.macs)
+    assert.are.equal(11689512, info.trainable_params)
+    local paths = {}
+    for _, r in ipairs(info.rows) do paths[r.path] = r end
+    assert.are.same({512, 7, 7}, paths["layer4"].node.shape)
+    assert.are.equal("Conv2d(128->256, 1x1, stride 2x2)", paths["layer3.1.downsample"].name)
+    _, info = zoo("resnet", {depth = 50, kernel_initializer = "zeros"}):summary{print = false}
+    assert.are.equal(4089184256, info.macs)
+  end)
+
   it("the CIFAR ResNets of He et al. have 269,722 (20) and 853,018 (56) parameters", function()
     assert.are.equal(269722, zoo("resnet", {depth = 20, cifar = true}):num_parameters())
     local m = zoo("resnet", {depth = 56, cifar = true})
@@ -131,6 +144,16 @@ describe("zoo: GoogLeNet", function()
     assert.are.same({1024, 7, 7}, out_shape(find(m, "inception5b")))
     assert.are.same({1000}, out_shape(find(m, "aux1")))
     assert.are.same({1000}, out_shape(m))
+  end)
+
+  it("summary: 1.51 G multiply-adds (torchvision: 1.50 GFLOPS), the aux heads last and marked", function()
+    local text, info = zoo("googlenet", {kernel_initializer = "zeros"}):summary{print = false}
+    assert.are.equal(1506748416, info.macs)
+    local last = info.rows[#info.rows]
+    assert.are.equal("aux2.8", last.path)
+    assert.is_true(last.training_only)
+    assert.is_truthy(text:find("Model(aux1) (training only)", 1, true))
+    assert.is_truthy(text:find("Receptive field of the last feature map (inception5b.", 1, true))
   end)
 
   it("trains all three heads with weighted losses and answers with the main one alone", function()
