@@ -185,10 +185,24 @@ local function call(cbs, name, ...)
   return stop
 end
 
+-- Options whose bad values would otherwise be ignored without a word.
+local function check_fit_options(opts, level)
+  local on_nan = opts.on_nan
+  if on_nan ~= nil and on_nan ~= "stop" and on_nan ~= "error" and on_nan ~= "continue" then
+    error(string.format("fit: on_nan must be 'stop', 'error' or 'continue', got %s", tostring(on_nan)), level + 1)
+  end
+  local vs = opts.validation_split
+  if vs ~= nil and not (type(vs) == "number" and vs >= 0 and vs <= 1) then  -- 1 gets a message of its own below
+    error(string.format("fit: validation_split must be a number in [0, 1), got %s", vs ~= vs and "nan" or tostring(vs)), level + 1)
+  end
+end
+
 -- fit(x, y, {epochs=1, batch_size=32, shuffle=true, validation_data={xv, yv},
---            validation_split=0, callbacks={}, verbose=1, initial_epoch=0, on_nan='stop'})
+--            validation_split=0, callbacks={}, verbose=1, initial_epoch=0, on_nan='stop',
+--            augment=fn|false})
 function Module:fit(x, y, opts)
   opts = opts or {}
+  check_fit_options(opts, 2)
   if not self.compiled then error("fit: compile the model first: model:compile{optimizer=..., loss=...}", 2) end
   self:check_data("fit", x, y, 2)
   local epochs, bs = opts.epochs or 1, opts.batch_size or 32
@@ -211,6 +225,24 @@ function Module:fit(x, y, opts)
   end
   self:check_labels("fit", y, 2)
   if val then self:check_labels("fit (validation_data)", val[2], 2) end
+  -- opts.augment(xb) -> the batch to train on: training batches only, never validation.
+  local augment = opts.augment
+  if augment ~= nil and augment ~= false then
+    local mt = type(augment) == "table" and getmetatable(augment)
+    if type(augment) ~= "function" and not (mt and mt.__call) then
+      error("fit: augment must be a function of a batch (e.g. datasets.augment{...}), got " .. type(augment), 2)
+    end
+    if mt and augment.output_shape and T.is_tensor(x) then
+      local ok, s = pcall(augment.output_shape, augment, shape.sample(x))
+      if not ok then error("fit: " .. bare(s), 2) end
+      if not shape.equal(s, shape.sample(x)) then
+        error(string.format("fit: augment turns samples of shape %s into %s; the model is trained on x's shape",
+                            shape.str(shape.sample(x)), shape.str(s)), 2)
+      end
+    end
+  end
+  local train_step = self.train_step
+  if augment then train_step = function(m, xb, ...) return m:train_step(augment(xb), ...) end end
 
   local Progress = require "train.progress"
   local P, G = self:flatten_parameters()
@@ -238,7 +270,7 @@ function Module:fit(x, y, opts)
       local idx = order:narrow(1, first, nb)
       local xb = gather(x, idx, buffers, "x", nb)
       local yb = gather(y, idx, buffers, "y", nb)
-      local ok, loss, out = pcall(self.train_step, self, xb, yb, params, grads)
+      local ok, loss, out = pcall(train_step, self, xb, yb, params, grads)
       if not ok then
         self.compute_input_grad = saved_input_grad
         error(string.format("fit: epoch %d, step %d: %s", epoch, s, bare(loss)), 2)
