@@ -274,12 +274,12 @@ describe("malformed graphs get a clear message at the line that wires them", fun
     local a = nn.Conv2d(3, 16, 3, {padding = 1})(x)
     local b = nn.Conv2d(3, 32, 3, {padding = 1})(x)
     assert_error_here(error_of(function() local n = nn.Add()({a, b}) return n end),
-                      "Add: cannot add [N,32,8,8] from Conv2d(3->32, 3x3, pad 1x1) and [N,16,8,8] from "
-                      .. "Conv2d(3->16, 3x3, pad 1x1): shapes differ (input 2 and input 1)")
+                      "Add: cannot add input 1 [N,16,8,8] from Conv2d(3->16, 3x3, pad 1x1) and input 2 [N,32,8,8] "
+                      .. "from Conv2d(3->32, 3x3, pad 1x1): shapes differ")
     local c = nn.MaxPool2d(2)(a)
     assert_error_here(error_of(function() local n = nn.Concat{dim = 1}({a, c}) return n end),
-                      "Concat(dim 1): cannot join [N,16,4,4] from MaxPool2d(2x2) and [N,16,8,8] from "
-                      .. "Conv2d(3->16, 3x3, pad 1x1): all sizes but dim 1 must agree (input 2 and input 1)")
+                      "Concat(dim 1): cannot join input 1 [N,16,8,8] from Conv2d(3->16, 3x3, pad 1x1) and input 2 "
+                      .. "[N,16,4,4] from MaxPool2d(2x2): all sizes but dim 1 must agree")
     assert_error_here(error_of(function() local n = nn.Concat{dim = 4}({a, b}) return n end),
                       "Concat(dim 4): dim 4 does not exist in inputs of per-sample rank 3")
   end)
