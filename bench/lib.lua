@@ -1,5 +1,6 @@
--- What the drivers' summaries share (bench/mlp, bench/lenet): they run under lua5.4 and
--- load this file with dofile.
+-- What the benchmarks share on the Lua side. The drivers' summaries run under lua5.4 and
+-- load this file with dofile (bench/mlp, bench/lenet, bench/cifar_vgg); the luacnn sides
+-- load it the same way (dofile(here .. "/lib.lua")): nothing here needs luacnn.
 local M = {}
 
 -- The median of a list of numbers (the mean of the two middle ones for an even count);
@@ -17,6 +18,149 @@ function M.nums(csv)
   local t = {}
   for v in csv:gmatch("[^,]+") do t[#t + 1] = tonumber(v) end
   return t
+end
+
+-- {1.5, 2} -> "1.5000,2.0000" (the measurement lists the sides print)
+function M.csv(xs)
+  local s = {}
+  for i, v in ipairs(xs) do s[i] = string.format("%.4f", v) end
+  return table.concat(s, ",")
+end
+
+-- The process's peak resident set in KiB: VmHWM of /proc/self/status (-1 where there is none).
+function M.peak_rss_kb()
+  local f = io.open("/proc/self/status")
+  if not f then return -1 end
+  for line in f:lines() do
+    local kb = line:match("^VmHWM:%s+(%d+)")
+    if kb then
+      f:close()
+      return tonumber(kb)
+    end
+  end
+  f:close()
+  return -1
+end
+
+-- A shape list as the sides print it: {32, 256, 28, 28} -> "32x256x28x28".
+function M.dims(shape) return table.concat(shape, "x") end
+
+-- The workload fields both sides print, so the driver can check they built the same network:
+-- "params=P tensors=K shapes=S" with S the parameter tensors' shapes sorted as strings
+-- (PyTorch's sorted() orders them the same way), so the order of registration does not matter.
+function M.workload(shapes)
+  local s, total = {}, 0
+  for i, shape in ipairs(shapes) do
+    s[i] = M.dims(shape)
+    local n = 1
+    for _, d in ipairs(shape) do n = n * d end
+    total = total + n
+  end
+  table.sort(s)
+  return string.format("params=%d tensors=%d shapes=%s", total, #s, table.concat(s, ","))
+end
+
+-- Units of the measures report() prints: how a measured value (seconds, or KiB for
+-- memory) becomes the printed number, and whether more is better.
+local UNITS = {
+  ms = {scale = function(v) return 1000 * v end, fmt = "%.1f", higher = false},
+  ["images/s"] = {scale = function(v, per) return per / v end, fmt = "%.1f", higher = true},
+  MiB = {scale = function(v) return v / 1024 end, fmt = "%.0f", higher = false},
+}
+
+-- report(BENCH, RESULTS, ROUNDS, MEASURE...): the table of medians and ratios of a driver
+-- that ran lib.sh's alternate(). RESULTS lines: "L|P ROUND THREADS key=value ...", one per
+-- side and round. A MEASURE is "key|label|unit[|per]": key names a comma-separated list of
+-- values in the lines (seconds per step or epoch; peak_rss_kb: KiB), unit is ms, MiB or
+-- images/s (per / seconds: per is the images one value covers). Checks that every line
+-- has the same params, tensors, shapes and out fields (the two sides built the same
+-- network) and prints, for each measure, luacnn's and PyTorch's medians over all values
+-- per thread count, their ratio (luacnn / PyTorch: below 1 luacnn is faster for ms and
+-- MiB, above 1 for images/s) and the paired ratio (median over rounds of that round's ratio); then
+-- one line per measure with each side at its best thread count:
+--   ratio: BENCH LABEL: luacnn V UNIT (N threads)  PyTorch V UNIT (N threads, CFG)  luacnn/PyTorch R
+-- (what bench/run collects). Returns false when the workloads differ.
+function M.report(bench, path, rounds, ...)
+  rounds = tonumber(rounds)
+  local measures = {}
+  for i, spec in ipairs{...} do
+    local key, label, unit, per = spec:match("^([^|]+)|([^|]+)|([^|]+)|?(.*)$")
+    assert(UNITS[unit], "report: unknown unit in " .. spec)
+    measures[i] = {key = key, label = label, unit = unit, u = UNITS[unit], per = tonumber(per)}
+  end
+  local cell, threads, workload, cfg = {}, {}, {}, {}
+  for line in io.lines(path) do
+    local side, r, th, rest = line:match("^([LP]) (%d+) (%d+) (.*)$")
+    if side then
+      local f = {}
+      for k, v in rest:gmatch("([%w_]+)=(%S+)") do f[k] = v end
+      if not cell[th] then
+        cell[th] = {}
+        threads[#threads + 1] = th
+      end
+      for _, m in ipairs(measures) do
+        if f[m.key] then
+          local c = cell[th][m.key] or {L = {all = {}, rounds = {}}, P = {all = {}, rounds = {}}}
+          cell[th][m.key] = c
+          local vs = M.nums(f[m.key])
+          for j, v in ipairs(vs) do vs[j] = m.u.scale(v, m.per) end
+          for _, v in ipairs(vs) do table.insert(c[side].all, v) end
+          c[side].rounds[tonumber(r)] = M.med(vs)
+        end
+      end
+      workload[#workload + 1] = {side = side, th = th, text = string.format("params=%s tensors=%s out=%s shapes=%s",
+                                 f.params, f.tensors, f.out, f.shapes)}
+      if f.cfg then cfg[th] = f.cfg end
+    end
+  end
+
+  local same = #workload > 0
+  for _, w in ipairs(workload) do same = same and w.text == workload[1].text end
+  if same then
+    local w = workload[1].text
+    print(string.format("workload check: both sides built the same network (%s parameters in %s tensors of the same "
+                        .. "shapes, output %s)", w:match("params=(%S+)"), w:match("tensors=(%S+)"), w:match("out=(%S+)")))
+  else
+    print("workload check FAILED: the sides differ in parameters, shapes or output:")
+    for _, w in ipairs(workload) do print(string.format("  %s %s threads: %s", w.side, w.th, w.text)) end
+  end
+  print()
+  print(string.format("medians over %d rounds; ratio = luacnn / PyTorch (ms, MiB: below 1 luacnn is better; images/s: "
+                      .. "above 1); paired = median over rounds of that round's ratio.", rounds))
+  print(string.format("%-28s %7s | %10s | %10s %-24s | %6s %6s", "measure", "threads", "luacnn", "PyTorch",
+                      "PyTorch configuration", "ratio", "paired"))
+  local best = {}
+  for _, m in ipairs(measures) do
+    best[m] = {}
+    for _, th in ipairs(threads) do
+      local c = cell[th][m.key]
+      if c and #c.L.all > 0 and #c.P.all > 0 then
+        local l, p = M.med(c.L.all), M.med(c.P.all)
+        local pr = {}
+        for r = 1, rounds do
+          if c.L.rounds[r] and c.P.rounds[r] then pr[#pr + 1] = c.L.rounds[r] / c.P.rounds[r] end
+        end
+        print(string.format("%-28s %7s | " .. m.u.fmt:gsub("%%", "%%10") .. " | " .. m.u.fmt:gsub("%%", "%%10")
+                            .. " %-24s | %6.3f %6.3f", m.label .. " (" .. m.unit .. ")", th, l, p, cfg[th] or "?", l / p,
+                            M.med(pr)))
+        local b = best[m]
+        local better = function(v, old) return old == nil or (m.u.higher and v > old or not m.u.higher and v < old) end
+        if better(l, b.l) then b.l, b.lth = l, th end
+        if better(p, b.p) then b.p, b.pth = p, th end
+      end
+    end
+  end
+  print()
+  local function nth(th) return th .. (th == "1" and " thread" or " threads") end
+  for _, m in ipairs(measures) do
+    local b = best[m]
+    if b.l and b.p then
+      print(string.format("ratio: %s %s: luacnn " .. m.u.fmt .. " %s (%s)  PyTorch " .. m.u.fmt .. " %s (%s, %s)  "
+                          .. "luacnn/PyTorch %.3f", bench, m.label, b.l, m.unit, nth(b.lth), b.p, m.unit, nth(b.pth),
+                          cfg[b.pth] or "?", b.l / b.p))
+    end
+  end
+  return same
 end
 
 return M

@@ -1,6 +1,8 @@
 # What the PyTorch sides of the benchmarks share: the IDX reader for the data sets the
 # luacnn side loads, the check that glibc took the malloc thresholds from the
-# environment, and one shuffled training epoch. Imported by bench/mlp.py and bench/lenet.py (from their own directory).
+# environment, one shuffled training epoch, and the fields the convolutional benchmarks
+# print (measurement lists, workload, peak memory; the same as bench/lib.lua's). Imported
+# by the bench/*.py scripts (from their own directory).
 import ctypes
 import gzip
 import struct
@@ -53,3 +55,37 @@ def train_epoch(torch, model, opt, loss_fn, x, y, count, bs):
         opt.step()
         loss_sum += loss.item() * idx.shape[0]
     return loss_sum / count
+
+
+def csv(xs):
+    # [1.5, 2] -> "1.5000,2.0000", as bench/lib.lua's csv
+    return ",".join("%.4f" % x for x in xs)
+
+
+def peak_rss_kb():
+    # the process's peak resident set in KiB: VmHWM of /proc/self/status
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return -1
+
+
+def dims(shape):
+    return "x".join(str(d) for d in shape)
+
+
+def workload(model):
+    # "params=P tensors=K shapes=S" as bench/lib.lua's workload: S the parameter tensors'
+    # shapes sorted as strings, so the order of registration does not matter
+    shapes = sorted(dims(p.shape) for p in model.parameters())
+    params = sum(p.numel() for p in model.parameters())
+    return "params=%d tensors=%d shapes=%s" % (params, len(shapes), ",".join(shapes))
+
+
+if __name__ == "__main__":
+    # /usr/bin/python3 bench/lib.py malloc-check: what lib.sh's check_malloc asks
+    import sys
+    if sys.argv[1:] != ["malloc-check"]:
+        sys.exit("usage: lib.py malloc-check")
+    malloc_check()

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034,SC2154  # sets variables for the driver; reads here, build, bench from it
-# What the luacnn-vs-PyTorch drivers share (bench/mlp, bench/lenet); sourced by them after
-# they set
+# What the luacnn-vs-PyTorch drivers share (bench/mlp, bench/lenet, bench/cifar_vgg,
+# bench/inception, bench/resnet18, bench/vgg16); sourced by them after they set
 #   here    the repository root        build   the build directory (holds luacnn)
 #   bench   the driver's name, for the header ("bench/mlp")
 # and before they call anything below. Uses /usr/bin/python3 (Debian's python3-torch; the
@@ -23,16 +23,17 @@ if ! "$python" -c 'import torch' 2>/dev/null; then
   apt-get install -y python3-torch >&2 || { apt-get update >&2 && apt-get install -y python3-torch >&2; }
 fi
 
-# check_malloc SCRIPT: which spelling of the malloc thresholds this glibc honours, asked of
-# SCRIPT's malloc-check; sets check_tunables, check_legacy (what each spelling did),
+# check_malloc [SCRIPT]: which spelling of the malloc thresholds this glibc honours, asked of
+# SCRIPT's malloc-check (default bench/lib.py's); sets check_tunables, check_legacy (what each spelling did),
 # tuned_env (the first spelling that works, or empty) and malloc_kinds ("glibc tuned").
 check_malloc() {
   local big=1073741824
   local tunables="GLIBC_TUNABLES=glibc.malloc.trim_threshold=$big:glibc.malloc.mmap_threshold=$big"
   local legacy="MALLOC_TRIM_THRESHOLD_=$big MALLOC_MMAP_THRESHOLD_=$big"
-  check_tunables=$(env "$tunables" "$python" "$1" malloc-check)
+  local script=${1:-$here/bench/lib.py}
+  check_tunables=$(env "$tunables" "$python" "$script" malloc-check)
   # shellcheck disable=SC2086  # $legacy is two assignments
-  check_legacy=$(env $legacy "$python" "$1" malloc-check)
+  check_legacy=$(env $legacy "$python" "$script" malloc-check)
   tuned_env=
   [[ $check_legacy == "mmap_threshold=honoured trim_threshold=honoured" ]] && tuned_env=$legacy
   [[ $check_tunables == "mmap_threshold=honoured trim_threshold=honoured" ]] && tuned_env=$tunables
@@ -78,4 +79,70 @@ header_machine() {
   echo "env:      $coretype_note; glibc $(ldd --version | head -1 | awk '{print $NF}')"
   echo "malloc:   GLIBC_TUNABLES: $check_tunables; MALLOC_*_: $check_legacy"
   echo "          tuned = ${tuned_env:-none (neither spelling honoured)}"
+}
+
+# torch_best_pools THREADS: PyTorch's pools in the configuration that won bench/lenet's
+# screening, as "OMP_THREADS BLAS_THREADS WAIT": 1 thread: 1 1 spin; 2 threads: 2 OpenMP
+# threads spinning (libgomp's default) and a single-threaded OpenBLAS (the convolutions run
+# on oneDNN/OpenMP). The convolutional benchmarks reuse it instead of screening again.
+torch_best_pools() { if [ "$1" = 1 ]; then echo "1 1 spin"; else echo "$1 1 spin"; fi; }
+
+# torch_best THREADS COMMAND...: runs COMMAND in that configuration, glibc's default malloc.
+torch_best() {
+  local omp blas wait
+  read -r omp blas wait < <(torch_best_pools "$1")
+  torch_env_pools "$omp" "$blas" "$wait" glibc "${@:2}"
+}
+
+# torch_best_cfg THREADS: that configuration as the tables name it ("pools=2+1-spin").
+torch_best_cfg() {
+  local omp blas wait
+  read -r omp blas wait < <(torch_best_pools "$1")
+  echo "pools=$omp+$blas-$wait"
+}
+
+# need_torchvision: installs Debian's python3-torchvision when /usr/bin/python3 lacks it.
+need_torchvision() {
+  if ! "$python" -c 'import torchvision' 2>/dev/null; then
+    echo "installing python3-torchvision (apt-get install -y python3-torchvision) ..." >&2
+    apt-get install -y python3-torchvision >&2 || { apt-get update >&2 && apt-get install -y python3-torchvision >&2; }
+  fi
+}
+
+# results_file: a temporary file for the raw measurements in $results, removed at exit
+# (RESULTS=FILE in the environment keeps a copy).
+results_file() {
+  tmp=$(mktemp -d)
+  results=$tmp/results
+  # shellcheck disable=SC2153  # RESULTS comes from the environment
+  trap '[ -n "${RESULTS:-}" ] && cp "$results" "$RESULTS"; rm -rf "$tmp"' EXIT
+  touch "$results"
+}
+
+# alternate ROUNDS "THREAD COUNTS": ROUNDS rounds, each running for every thread count the
+# driver's run_luacnn THREADS and then run_torch THREADS (one line of key=value fields each,
+# on stdout), so both sides see the same machine drift; appends "L|P ROUND THREADS FIELDS"
+# to $results, the PyTorch line with its configuration (cfg=...). Stops when a side prints
+# nothing (its error is on stderr).
+alternate() {
+  local r th line
+  for r in $(seq "$1"); do
+    for th in $2; do
+      echo "round $r/$1, $th thread(s) ..." >&2
+      line=$(run_luacnn "$th" | tail -1)
+      [ -n "$line" ] || { echo "$bench: the luacnn side failed" >&2; exit 1; }
+      echo "L $r $th $line" >> "$results"
+      line=$(run_torch "$th" | tail -1)
+      [ -n "$line" ] || { echo "$bench: the PyTorch side failed" >&2; exit 1; }
+      echo "P $r $th $line cfg=$(torch_best_cfg "$th")" >> "$results"
+    done
+  done
+}
+
+# report MEASURE...: lib.lua's report over $results (see there for MEASURE); fails when the
+# two sides' workloads differ.
+report() {
+  lua5.4 - "$here/bench/lib.lua" "$bench" "$results" "$rounds" "$@" <<'LUA'
+if not dofile(arg[1]).report(table.unpack(arg, 2)) then os.exit(1) end
+LUA
 }
