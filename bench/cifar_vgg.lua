@@ -23,19 +23,8 @@ local bs = math.tointeger(tonumber(arg[2] or ""))
 local count = math.tointeger(tonumber(arg[3] or ""))
 if not (mode == "train" or mode == "augment") or not bs or bs < 1 or not count or count < 1 then error(usage) end
 
-local function csv(xs)
-  local s = {}
-  for i, v in ipairs(xs) do s[i] = string.format("%.4f", v) end
-  return table.concat(s, ",")
-end
-
-local function median(xs)
-  local s = {}
-  for i, v in ipairs(xs) do s[i] = v end
-  table.sort(s)
-  local n = #s
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+local lib = dofile(here .. "/lib.lua")
 
 T.manual_seed(0)
 
@@ -50,29 +39,16 @@ if mode == "augment" then
     for _ = 1, 50 do aug(x) end
     ts[r] = (T.clock() - t0) / 50
   end
-  print(string.format("luacnn augment batch=%d threads=%d us_per_batch=%.1f", bs, T.get_num_threads(), median(ts) * 1e6))
+  print(string.format("luacnn augment batch=%d threads=%d us_per_batch=%.1f", bs, T.get_num_threads(), lib.med(ts) * 1e6))
   return
 end
 
 local epochs = math.tointeger(tonumber(arg[4] or ""))
 if not epochs or epochs < 1 then error(usage) end
-local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 local model = assert(loadfile(here .. "/../models/cifar_vgg.lua"))()
 model:compile{optimizer = "adam", loss = "sparse_categorical_crossentropy"}
 local n = bs * count
 local x, y = T.randn{n, 3, 32, 32}, T.randint(0, 10, {n})
-local nw = math.min(n, WARMUP * bs)
-model:fit(x:narrow(1, 1, nw), y:narrow(1, 1, nw), {epochs = 1, batch_size = bs, verbose = 0})
-local marks, losses = {}, {}
-local timer = {
-  on_train_begin = function() marks[1] = T.clock() end,
-  on_epoch_end = function(_, logs)
-    marks[#marks + 1] = T.clock()
-    losses[#losses + 1] = logs.loss
-  end,
-}
-model:fit(x, y, {epochs = epochs, batch_size = bs, verbose = 0, callbacks = {timer}})
-local times = {}
-for e = 1, #marks - 1 do times[e] = marks[e + 1] - marks[e] end
-print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s", bs, T.get_num_threads(), count, csv(times),
-                    csv(losses)))
+local times, losses = lib.timed_fit(T, model, x, y, bs, epochs, math.min(n, WARMUP * bs))
+print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s", bs, T.get_num_threads(), count,
+                    lib.csv(times), lib.csv(losses)))

@@ -9,9 +9,8 @@
 #   WARMUP (3) steps, then EPOCHS timed epochs of STEPS steps. Prints
 #   torch batch=B threads=N mkldnn=M steps=S epoch_s=t1,t2,... loss=l1,l2,...
 import sys
-import time
 
-from lib import malloc_check, train_epoch
+from lib import csv, malloc_check, timed_epochs
 
 WARMUP = 3
 
@@ -48,16 +47,9 @@ def main():
     loss_fn = torch.nn.CrossEntropyLoss()
     # eps 1e-7 as Keras (and luacnn); PyTorch's default is 1e-8
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-    model.train()
-    train_epoch(torch, model, opt, loss_fn, x, y, min(n, WARMUP * bs), bs)
-    times, losses = [], []
-    for _ in range(epochs):
-        t0 = time.perf_counter()
-        losses.append(train_epoch(torch, model, opt, loss_fn, x, y, n, bs))
-        times.append(time.perf_counter() - t0)
+    times, losses = timed_epochs(torch, model, opt, loss_fn, x, y, bs, epochs, WARMUP * bs)
     print("torch batch=%d threads=%d mkldnn=%d steps=%d epoch_s=%s loss=%s" % (
-        bs, torch.get_num_threads(), mkldnn, steps, ",".join("%.4f" % t for t in times),
-        ",".join("%.4f" % l for l in losses)))
+        bs, torch.get_num_threads(), mkldnn, steps, csv(times), csv(losses)))
 
 
 if __name__ == "__main__":

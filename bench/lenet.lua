@@ -45,37 +45,14 @@ local function images(x)
   return x:view(x:size(1), 1, x:size(2), x:size(3))
 end
 
-local function csv(xs)
-  local s = {}
-  for i, v in ipairs(xs) do s[i] = string.format("%.4f", v) end
-  return table.concat(s, ",")
-end
-
-local function median(xs)
-  local s = {}
-  for i, v in ipairs(xs) do s[i] = v end
-  table.sort(s)
-  local n = #s
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local lib = dofile(here .. "/lib.lua")
+local csv, median = lib.csv, lib.med
 
 if mode == "train" then
   local x, y = datasets.fashion_mnist.load_data()
   x = images(x)
   local n = x:size(1)
-  local nw = math.min(n, WARMUP * bs + n % bs)
-  model:fit(x:narrow(1, 1, nw), y:narrow(1, 1, nw), {epochs = 1, batch_size = bs, verbose = 0})
-  local marks, losses = {}, {}
-  local timer = {
-    on_train_begin = function() marks[1] = T.clock() end,
-    on_epoch_end = function(_, logs)
-      marks[#marks + 1] = T.clock()
-      losses[#losses + 1] = logs.loss
-    end,
-  }
-  model:fit(x, y, {epochs = count, batch_size = bs, verbose = 0, callbacks = {timer}})
-  local times = {}
-  for e = 1, #marks - 1 do times[e] = marks[e + 1] - marks[e] end
+  local times, losses = lib.timed_fit(T, model, x, y, bs, count, math.min(n, WARMUP * bs + n % bs))
   print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s", bs, T.get_num_threads(),
                       (n + bs - 1) // bs, csv(times), csv(losses)))
   return

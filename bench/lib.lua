@@ -42,6 +42,27 @@ function M.peak_rss_kb()
   return -1
 end
 
+-- timed_fit(T, model, x, y, bs, epochs, warm): a warm-up fit on the first `warm` samples,
+-- then `epochs` epochs over all of x in one fit call (shuffled, no validation, silent);
+-- returns the seconds of each epoch (from the end of the one before, or the start of
+-- training, to its end: shuffle, batch gather, forward, backward, optimizer) and each
+-- epoch's loss as fit reports it. T is luacnn's module, model a compiled model.
+function M.timed_fit(T, model, x, y, bs, epochs, warm)
+  model:fit(x:narrow(1, 1, warm), y:narrow(1, 1, warm), {epochs = 1, batch_size = bs, verbose = 0})
+  local marks, losses = {}, {}
+  local timer = {
+    on_train_begin = function() marks[1] = T.clock() end,
+    on_epoch_end = function(_, logs)
+      marks[#marks + 1] = T.clock()
+      losses[#losses + 1] = logs.loss
+    end,
+  }
+  model:fit(x, y, {epochs = epochs, batch_size = bs, verbose = 0, callbacks = {timer}})
+  local times = {}
+  for e = 1, #marks - 1 do times[e] = marks[e + 1] - marks[e] end
+  return times, losses
+end
+
 -- A shape list as the sides print it: {32, 256, 28, 28} -> "32x256x28x28".
 function M.dims(shape) return table.concat(shape, "x") end
 
@@ -70,16 +91,17 @@ local UNITS = {
 
 -- report(BENCH, RESULTS, ROUNDS, MEASURE...): the table of medians and ratios of a driver
 -- that ran lib.sh's alternate(). RESULTS lines: "L|P ROUND THREADS key=value ...", one per
--- side and round. A MEASURE is "key|label|unit[|per]": key names a comma-separated list of
--- values in the lines (seconds per step or epoch; peak_rss_kb: KiB), unit is ms, MiB or
--- images/s (per / seconds: per is the images one value covers). Checks that every line
+-- side and round. A MEASURE is "key|label|unit[|per]": key names a comma-separated list
+-- of values in the lines (seconds per step or epoch; peak_rss_kb: KiB), unit is ms, MiB
+-- or images/s (per / seconds: per is the images one value covers). Checks that every line
 -- has the same params, tensors, shapes and out fields (the two sides built the same
--- network) and prints, for each measure, luacnn's and PyTorch's medians over all values
--- per thread count, their ratio (luacnn / PyTorch: below 1 luacnn is faster for ms and
--- MiB, above 1 for images/s) and the paired ratio (median over rounds of that round's ratio); then
--- one line per measure with each side at its best thread count:
+-- network); prints, per measure and thread count, luacnn's and PyTorch's medians over all
+-- values, their ratio (luacnn / PyTorch: below 1 luacnn is better for ms and MiB, above 1
+-- for images/s) and the paired ratio (median over rounds of that round's ratio); the
+-- median last loss of each side when the lines have loss=; then one line per measure with
+-- each side at its best thread count, what bench/run collects:
 --   ratio: BENCH LABEL: luacnn V UNIT (N threads)  PyTorch V UNIT (N threads, CFG)  luacnn/PyTorch R
--- (what bench/run collects). Returns false when the workloads differ.
+-- Returns false when the workloads differ.
 function M.report(bench, path, rounds, ...)
   rounds = tonumber(rounds)
   local measures = {}
@@ -88,7 +110,7 @@ function M.report(bench, path, rounds, ...)
     assert(UNITS[unit], "report: unknown unit in " .. spec)
     measures[i] = {key = key, label = label, unit = unit, u = UNITS[unit], per = tonumber(per)}
   end
-  local cell, threads, workload, cfg = {}, {}, {}, {}
+  local cell, threads, workload, cfg, losses = {}, {}, {}, {}, {}
   for line in io.lines(path) do
     local side, r, th, rest = line:match("^([LP]) (%d+) (%d+) (.*)$")
     if side then
@@ -111,6 +133,11 @@ function M.report(bench, path, rounds, ...)
       workload[#workload + 1] = {side = side, th = th, text = string.format("params=%s tensors=%s out=%s shapes=%s",
                                  f.params, f.tensors, f.out, f.shapes)}
       if f.cfg then cfg[th] = f.cfg end
+      if f.loss then
+        local ls = M.nums(f.loss)
+        losses[side] = losses[side] or {}
+        table.insert(losses[side], ls[#ls])
+      end
     end
   end
 
@@ -149,6 +176,10 @@ function M.report(bench, path, rounds, ...)
         if better(p, b.p) then b.p, b.pth = p, th end
       end
     end
+  end
+  if losses.L and losses.P then
+    print(string.format("last epoch's loss, median over runs: luacnn %.4f, PyTorch %.4f (the same data and "
+                        .. "optimizer; the initial weights differ)", M.med(losses.L), M.med(losses.P)))
   end
   print()
   local function nth(th) return th .. (th == "1" and " thread" or " threads") end

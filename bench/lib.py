@@ -6,6 +6,7 @@
 import ctypes
 import gzip
 import struct
+import time
 
 
 def malloc_check():
@@ -55,6 +56,20 @@ def train_epoch(torch, model, opt, loss_fn, x, y, count, bs):
         opt.step()
         loss_sum += loss.item() * idx.shape[0]
     return loss_sum / count
+
+
+def timed_epochs(torch, model, opt, loss_fn, x, y, bs, epochs, warm):
+    # train_epoch over the first `warm` samples, then `epochs` timed epochs over all of x;
+    # returns the seconds and the mean loss of each
+    n = x.shape[0]
+    model.train()
+    train_epoch(torch, model, opt, loss_fn, x, y, min(n, warm), bs)
+    times, losses = [], []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        losses.append(train_epoch(torch, model, opt, loss_fn, x, y, n, bs))
+        times.append(time.perf_counter() - t0)
+    return times, losses
 
 
 def csv(xs):
