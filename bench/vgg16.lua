@@ -1,0 +1,54 @@
+-- The luacnn side of bench/vgg16: VGG-16 (models/vgg16.lua: torchvision's layout, 224x224,
+-- 1000 classes, 138,357,544 parameters) training steps, timed, then the process's peak
+-- resident set. Run by bench/vgg16; on its own:
+--   luacnn --threads N bench/vgg16.lua BATCH STEPS
+-- A step: zero_grad (not timed), forward, cross-entropy on the logits, backward (no input
+-- gradient, as fit), plain SGD (lr 0.01, no momentum: no optimizer state on either side).
+-- Input N(0,1) [BATCH,3,224,224], random labels 0..999. The weights start from the
+-- layers' own uniform draws (init_weights = false; torchvision's normal draws of 138 million
+-- numbers take seconds and change neither the time nor the memory of a step). WARMUP (1)
+-- step, then STEPS timed steps. Prints
+--   luacnn batch=B threads=N steps=S fwd_s=... fwdbwd_s=... step_s=... peak_rss_kb=K out=DIMS params=P tensors=K shapes=S
+-- fwd_s: the forward; fwdbwd_s: forward, loss and backward; step_s: those and SGD;
+-- peak_rss_kb: VmHWM of /proc/self/status after the last step (interpreter, libraries,
+-- weights and gradients, the batch, and whatever the steps kept or allocated).
+local T = require "luacnn"
+local nn = require "nn"
+local optim = require "optim"
+
+local WARMUP = 1
+local bs = math.tointeger(tonumber(arg[1] or ""))
+local steps = math.tointeger(tonumber(arg[2] or ""))
+if not bs or bs < 1 or not steps or steps < 1 then error("usage: luacnn [--threads N] bench/vgg16.lua BATCH STEPS") end
+local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
+local lib = dofile(here .. "/lib.lua")
+
+T.manual_seed(0)
+local model = assert(loadfile(here .. "/../models/vgg16.lua"))({init_weights = false})
+model:train()
+model.compute_input_grad = false
+local criterion = nn.CrossEntropyLoss()
+local opt = optim.SGD{lr = 0.01}
+local params, grads = model:parameters()
+local x = T.randn{bs, 3, 224, 224}
+local labels = T.randint(0, 1000, {bs})
+
+local fwd, fwdbwd, step, out = {}, {}, {}, nil
+for s = 1 - WARMUP, steps do
+  model:zero_grad()
+  local t0 = T.clock()
+  local logits = model:forward(x)
+  local t1 = T.clock()
+  criterion:forward(logits, labels)
+  model:backward(x, criterion:backward(logits, labels))
+  local t2 = T.clock()
+  opt:step(params, grads)
+  local t3 = T.clock()
+  if s >= 1 then fwd[s], fwdbwd[s], step[s] = t1 - t0, t2 - t0, t3 - t0 end
+  out = logits:size()
+end
+local shapes = {}
+for i, p in ipairs(params) do shapes[i] = p:size() end
+print(string.format("luacnn batch=%d threads=%d steps=%d fwd_s=%s fwdbwd_s=%s step_s=%s peak_rss_kb=%d out=%s %s", bs,
+                    T.get_num_threads(), steps, lib.csv(fwd), lib.csv(fwdbwd), lib.csv(step), lib.peak_rss_kb(),
+                    lib.dims(out), lib.workload(shapes)))
