@@ -182,16 +182,20 @@ function M.report(bench, path, rounds, ...)
                         .. "optimizer; the initial weights differ)", M.med(losses.L), M.med(losses.P)))
   end
   print()
-  local function nth(th) return th .. (th == "1" and " thread" or " threads") end
   for _, m in ipairs(measures) do
     local b = best[m]
-    if b.l and b.p then
-      print(string.format("ratio: %s %s: luacnn " .. m.u.fmt .. " %s (%s)  PyTorch " .. m.u.fmt .. " %s (%s, %s)  "
-                          .. "luacnn/PyTorch %.3f", bench, m.label, b.l, m.unit, nth(b.lth), b.p, m.unit, nth(b.pth),
-                          cfg[b.pth] or "?", b.l / b.p))
-    end
+    if b.l and b.p then M.ratio_line(bench, m.label, m.unit, m.u.fmt, b.l, b.lth, b.p, b.pth, cfg[b.pth]) end
   end
   return same
+end
+
+-- The line bench/run collects from every benchmark: one measure with each side at its best,
+--   ratio: BENCH LABEL: luacnn V UNIT (N threads)  PyTorch V UNIT (N threads, CFG)  luacnn/PyTorch R
+-- fmt formats V ("%.1f"); lth, pth: the thread counts (strings or numbers).
+function M.ratio_line(bench, label, unit, fmt, l, lth, p, pth, cfg)
+  local function nth(th) return th .. (tostring(th) == "1" and " thread" or " threads") end
+  print(string.format("ratio: %s %s: luacnn " .. fmt .. " %s (%s)  PyTorch " .. fmt .. " %s (%s, %s)  luacnn/PyTorch %.3f",
+                      bench, label, l, unit, nth(lth), p, unit, nth(pth), cfg or "?", l / p))
 end
 
 return M
