@@ -26,6 +26,7 @@ fi
 # check_malloc [SCRIPT]: which spelling of the malloc thresholds this glibc honours, asked of
 # SCRIPT's malloc-check (default bench/lib.py's); sets check_tunables, check_legacy (what each spelling did),
 # tuned_env (the first spelling that works, or empty) and malloc_kinds ("glibc tuned").
+# shellcheck disable=SC2120  # the argument is optional
 check_malloc() {
   local big=1073741824
   local tunables="GLIBC_TUNABLES=glibc.malloc.trim_threshold=$big:glibc.malloc.mmap_threshold=$big"
