@@ -12,11 +12,9 @@
 local T = require "luacnn"
 
 local WARMUP = 2
-local bs = math.tointeger(tonumber(arg[1] or ""))
-local steps = math.tointeger(tonumber(arg[2] or ""))
-if not bs or bs < 1 or not steps or steps < 1 then error("usage: luacnn [--threads N] bench/inception.lua BATCH STEPS") end
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 local lib = dofile(here .. "/lib.lua")
+local bs, steps = lib.int_args(2, "luacnn [--threads N] bench/inception.lua BATCH STEPS")
 
 T.manual_seed(0)
 local model = assert(loadfile(here .. "/../models/inception.lua"))()

@@ -7,10 +7,9 @@
 # output gradient N(0,1). WARMUP (2) steps, then STEPS timed steps of zero_grad (not
 # timed), forward, backward. Prints
 #   torch batch=B threads=N steps=S fwdbwd_s=t1,... fwd_s=t1,... out=DIMS params=P tensors=K shapes=S
-import sys
 import time
 
-from lib import csv, dims, workload
+from lib import csv, dims, int_args, workload
 
 WARMUP = 2
 
@@ -37,10 +36,8 @@ def inception_3a(torch, cin=192, ch=(64, 96, 128, 16, 32, 32)):
 
 
 def main():
-    if len(sys.argv) != 4:
-        sys.exit("usage: inception.py BATCH STEPS THREADS")
+    bs, steps, threads = int_args(3, "inception.py BATCH STEPS THREADS")
     import torch
-    bs, steps, threads = (int(a) for a in sys.argv[1:4])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = inception_3a(torch)

@@ -20,6 +20,17 @@ function M.nums(csv)
   return t
 end
 
+-- The first n command-line arguments of a luacnn side as positive integers, or an error
+-- with the usage line.
+function M.int_args(n, usage)
+  local v = {}
+  for i = 1, n do
+    v[i] = math.tointeger(tonumber(arg[i] or ""))
+    if not v[i] or v[i] < 1 then error("usage: " .. usage, 0) end
+  end
+  return table.unpack(v)
+end
+
 -- {1.5, 2} -> "1.5000,2.0000" (the measurement lists the sides print)
 function M.csv(xs)
   local s = {}

@@ -75,6 +75,17 @@ def timed_epochs(torch, model, opt, loss_fn, x, y, bs, epochs, warm):
     return times, losses
 
 
+def int_args(n, usage):
+    # the first n command-line arguments as integers, or exit with the usage line
+    import sys
+    try:
+        if len(sys.argv) != n + 1:
+            raise ValueError
+        return [int(a) for a in sys.argv[1:]]
+    except ValueError:
+        sys.exit("usage: " + usage)
+
+
 def csv(xs):
     # [1.5, 2] -> "1.5000,2.0000", as bench/lib.lua's csv
     return ",".join("%.4f" % x for x in xs)

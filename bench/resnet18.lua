@@ -10,14 +10,9 @@ local T = require "luacnn"
 local optim = require "optim"
 
 local WARMUP = 3
-local bs = math.tointeger(tonumber(arg[1] or ""))
-local steps = math.tointeger(tonumber(arg[2] or ""))
-local epochs = math.tointeger(tonumber(arg[3] or ""))
-if not bs or bs < 1 or not steps or steps < 1 or not epochs or epochs < 1 then
-  error("usage: luacnn [--threads N] bench/resnet18.lua BATCH STEPS EPOCHS")
-end
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 local lib = dofile(here .. "/lib.lua")
+local bs, steps, epochs = lib.int_args(3, "luacnn [--threads N] bench/resnet18.lua BATCH STEPS EPOCHS")
 
 T.manual_seed(0)
 local model = assert(loadfile(here .. "/../models/resnet.lua"))({depth = 18, classes = 10, input_shape = {3, 32, 32}})

@@ -7,19 +7,16 @@
 # logits, BATCH*STEPS images [3,32,32] of N(0,1) values with random labels 0..9, shuffled
 # each epoch; WARMUP (3) steps, then EPOCHS timed epochs of STEPS steps. Prints
 #   torch batch=B threads=N steps=S epoch_s=t1,... loss=l1,... out=DIMS params=P tensors=K shapes=S
-import sys
 
-from lib import csv, dims, timed_epochs, workload
+from lib import csv, dims, int_args, timed_epochs, workload
 
 WARMUP = 3
 
 
 def main():
-    if len(sys.argv) != 5:
-        sys.exit("usage: resnet18.py BATCH STEPS EPOCHS THREADS")
+    bs, steps, epochs, threads = int_args(4, "resnet18.py BATCH STEPS EPOCHS THREADS")
     import torch
     import torchvision
-    bs, steps, epochs, threads = (int(a) for a in sys.argv[1:5])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = torchvision.models.resnet18(num_classes=10)

@@ -8,20 +8,17 @@
 # [BATCH,3,224,224] without requires_grad, random labels 0..999. WARMUP (1) step,
 # then STEPS timed steps. Prints
 #   torch batch=B threads=N steps=S fwd_s=... fwdbwd_s=... step_s=... peak_rss_kb=K out=DIMS params=P tensors=K shapes=S
-import sys
 import time
 
-from lib import csv, dims, peak_rss_kb, workload
+from lib import csv, dims, int_args, peak_rss_kb, workload
 
 WARMUP = 1
 
 
 def main():
-    if len(sys.argv) != 4:
-        sys.exit("usage: vgg16.py BATCH STEPS THREADS")
+    bs, steps, threads = int_args(3, "vgg16.py BATCH STEPS THREADS")
     import torch
     import torchvision
-    bs, steps, threads = (int(a) for a in sys.argv[1:4])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = torchvision.models.vgg16()
