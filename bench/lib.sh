@@ -123,18 +123,20 @@ results_file() {
 # alternate ROUNDS "THREAD COUNTS": ROUNDS rounds, each running for every thread count the
 # driver's run_luacnn THREADS and then run_torch THREADS (one line of key=value fields each,
 # on stdout), so both sides see the same machine drift; appends "L|P ROUND THREADS FIELDS"
-# to $results, the PyTorch line with its configuration (cfg=...). Stops when a side prints
-# nothing (its error is on stderr).
+# to $results, the PyTorch line with its configuration (cfg=...). Stops when a side fails
+# or prints nothing (its error is on stderr).
 alternate() {
   local r th line
   for r in $(seq "$1"); do
     for th in $2; do
       echo "round $r/$1, $th thread(s) ..." >&2
-      line=$(run_luacnn "$th" | tail -1)
-      [ -n "$line" ] || { echo "$bench: the luacnn side failed" >&2; exit 1; }
+      # shellcheck disable=SC2015  # the message is for either failure, the run's or an empty line
+      line=$(run_luacnn "$th" | tail -1) && [ -n "$line" ] ||
+        { echo "$bench: the luacnn side failed (round $r, $th threads)" >&2; exit 1; }
       echo "L $r $th $line" >> "$results"
-      line=$(run_torch "$th" | tail -1)
-      [ -n "$line" ] || { echo "$bench: the PyTorch side failed" >&2; exit 1; }
+      # shellcheck disable=SC2015
+      line=$(run_torch "$th" | tail -1) && [ -n "$line" ] ||
+        { echo "$bench: the PyTorch side failed (round $r, $th threads)" >&2; exit 1; }
       echo "P $r $th $line cfg=$(torch_best_cfg "$th")" >> "$results"
     done
   done
