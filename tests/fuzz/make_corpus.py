@@ -120,7 +120,8 @@ put("fuzz_png", "gray8-1x1-text", png(1, 1, 8, 0, [[(9,)]], extra=chunk(b"tEXt",
 ok = png(2, 2, 8, 0, g)
 put("fuzz_png", "edge-truncated", ok[:-20])
 put("fuzz_png", "edge-bad-crc", ok[:29] + b"\x00\x00\x00\x00" + ok[33:])
-put("fuzz_png", "edge-huge-header", b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)) + chunk(b"IEND", b""))
+put("fuzz_png", "edge-huge-header", b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 10000, 10000, 8, 0, 0, 0, 0))
+    + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b""))
 put("fuzz_png", "edge-no-idat", b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)) + chunk(b"IEND", b""))
 put("fuzz_png", "edge-short-idat", b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(b"\x00\x01")) + chunk(b"IEND", b""))
 
