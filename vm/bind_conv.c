@@ -1,7 +1,9 @@
 /* The CNN kernels for Lua, as T.kernels.*: convolution, pooling and batch norm.
  * Hyper-parameters travel as arrays of integers, in the order of the C structs:
- *   conv   {stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups}
- *   pool   {kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w}
+ *   conv   {stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups[, relu[, algo]]}
+ *          relu 1 fuses a ReLU; algo 0 auto, 1 GEMM, 2 direct (conv.h)
+ *   pool   {kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w[, ceil_mode, exclude_pad]}
+ *          (the last two 0 or 1, 0 when left out)
  * Outputs are passed in (buffers the layers own and reuse). */
 #include "batchnorm.h"
 #include "bind.h"
@@ -24,16 +26,24 @@ static void check_ints(lua_State *L, int idx, int n, int64_t *out, const char *w
 }
 
 static lc_conv2d_params conv_params(lua_State *L, int idx) {
-  int64_t v[7];
-  check_ints(L, idx, 7, v, "conv2d");
-  lc_conv2d_params p = {v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+  int64_t v[9] = {0};
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, idx);
+  if (n > 9) luaL_error(L, "conv2d: expected 7 to 9 parameters, got %d", (int)n);
+  if (n < 7) n = 7;  /* a missing one is named by check_ints */
+  check_ints(L, idx, (int)n, v, "conv2d");
+  lc_conv2d_params p = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] != 0, v[8]};
+  if (p.algo < LC_CONV_AUTO || p.algo > LC_CONV_DIRECT) luaL_error(L, "conv2d: algo must be 0, 1 or 2, got %d", (int)p.algo);
   return p;
 }
 
 static lc_pool2d_params pool_params(lua_State *L, int idx) {
-  int64_t v[6];
-  check_ints(L, idx, 6, v, "pool2d");
-  lc_pool2d_params p = {v[0], v[1], v[2], v[3], v[4], v[5]};
+  int64_t v[8] = {0};
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+  if (n != 6 && n != 8) luaL_error(L, "pool2d: expected 6 or 8 parameters, got %d", (int)n);
+  check_ints(L, idx, (int)n, v, "pool2d");
+  lc_pool2d_params p = {v[0], v[1], v[2], v[3], v[4], v[5], v[6] != 0, v[7] != 0};
   return p;
 }
 
@@ -47,14 +57,15 @@ static int k_conv2d_forward(lua_State *L) {
   return 0;
 }
 
-/* conv2d_backward(dx|nil, dw, db|nil, dy, x, w, params[, cols]): cols from the forward of this x */
+/* conv2d_backward(dx|nil, dw, db|nil, dy, x, w, params[, cols[, y]]): cols from the forward
+ * of this x; y its output, for a fused ReLU */
 static int k_conv2d_backward(lua_State *L) {
   lc_tensor *dx = opttensor(L, 1), *dw = lc_checktensor(L, 2), *db = opttensor(L, 3);
   lc_tensor *dy = lc_checktensor(L, 4), *x = lc_checktensor(L, 5), *w = lc_checktensor(L, 6);
   lc_conv2d_params p = conv_params(L, 7);
-  lc_tensor *cols = opttensor(L, 8);
+  lc_tensor *cols = opttensor(L, 8), *y = opttensor(L, 9);
   lc_error e;
-  if (lc_conv2d_backward(dx, dw, db, dy, x, w, &p, cols, lc_ctx_of(L)->alloc, lc_ctx_of(L)->pool, &e))
+  if (lc_conv2d_backward(dx, dw, db, dy, y, x, w, &p, cols, lc_ctx_of(L)->alloc, lc_ctx_of(L)->pool, &e))
     return lc_raise(L, &e);
   return 0;
 }
@@ -136,6 +147,22 @@ static int k_avgpool2d_backward(lua_State *L) {
   return 0;
 }
 
+/* adaptive_avgpool2d_forward(y, x): the output size is y's */
+static int k_adaptive_avgpool2d_forward(lua_State *L) {
+  lc_error e;
+  if (lc_adaptive_avgpool2d_forward(lc_checktensor(L, 1), lc_checktensor(L, 2), lc_ctx_of(L)->pool, &e))
+    return lc_raise(L, &e);
+  return 0;
+}
+
+/* adaptive_avgpool2d_backward(dx, dy) */
+static int k_adaptive_avgpool2d_backward(lua_State *L) {
+  lc_error e;
+  if (lc_adaptive_avgpool2d_backward(lc_checktensor(L, 1), lc_checktensor(L, 2), lc_ctx_of(L)->pool, &e))
+    return lc_raise(L, &e);
+  return 0;
+}
+
 /* batchnorm_forward(y, x, gamma, beta, running_mean, running_var, save_mean, save_invstd, training, momentum, eps) */
 static int k_batchnorm_forward(lua_State *L) {
   lc_error e;
@@ -164,6 +191,8 @@ static const luaL_Reg kernels[] = {
   {"pool2d_output_size", k_pool2d_output_size},
   {"maxpool2d_forward", k_maxpool2d_forward}, {"maxpool2d_backward", k_maxpool2d_backward},
   {"avgpool2d_forward", k_avgpool2d_forward}, {"avgpool2d_backward", k_avgpool2d_backward},
+  {"adaptive_avgpool2d_forward", k_adaptive_avgpool2d_forward},
+  {"adaptive_avgpool2d_backward", k_adaptive_avgpool2d_backward},
   {"batchnorm_forward", k_batchnorm_forward}, {"batchnorm_backward", k_batchnorm_backward},
   {NULL, NULL}};
 
