@@ -154,3 +154,16 @@ for name in ["p5-2x2", "p3-1x1", "p5-16bit", "edge-maxval0"]:
 put("fuzz_image", "edge-unknown", b"GIF89a")
 put("fuzz_image", "edge-empty", b"")
 put("fuzz_image", "edge-one-byte", b"P")
+
+# ---- CIFAR-10 binary ----
+def cifar_record(label, seed):
+    return bytes([label]) + bytes((seed * 7 + i * 13) % 256 for i in range(3072))
+
+
+put("fuzz_cifar", "one-record", cifar_record(3, 1))
+put("fuzz_cifar", "two-records", cifar_record(0, 2) + cifar_record(9, 3))
+put("fuzz_cifar", "edge-label-10", cifar_record(10, 4))
+put("fuzz_cifar", "edge-second-label-255", cifar_record(1, 5) + cifar_record(255, 6))
+put("fuzz_cifar", "edge-one-byte-short", cifar_record(2, 7)[:-1])
+put("fuzz_cifar", "edge-one-byte-over", cifar_record(2, 8) + b"\x00")
+put("fuzz_cifar", "edge-empty", b"")
