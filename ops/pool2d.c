@@ -110,18 +110,6 @@ static int is_2x2(const pool_job *j) {
          p->pad_w == 0 && 2 * j->OH <= j->H && 2 * j->OW <= j->W;
 }
 
-static inline int64_t argmax_2x2(const float *plane, int64_t W, int64_t oh, int64_t ow) {
-  int64_t i0 = 2 * oh * W + 2 * ow, cand[4] = {i0, i0 + 1, i0 + W, i0 + W + 1}, best = i0;
-  float m = plane[i0];
-  if (isnan(m)) return best;
-  for (int k = 1; k < 4; k++) {
-    float v = plane[cand[k]];
-    if (isnan(v)) return cand[k];
-    if (v > m) m = v, best = cand[k];
-  }
-  return best;
-}
-
 static void max_forward_part(void *ctx, int part, int nparts) {
   const pool_job *j = ctx;
   long long b, e;
@@ -160,10 +148,32 @@ static void max_backward_part(void *ctx, int part, int nparts) {
   for (int64_t n = b; n < e; n++) {
     const float *plane = j->x + n * j->H * j->W, *g = j->dy + n * j->OH * j->OW;
     float *d = j->dx + n * j->H * j->W;
+    if (fast) {
+      /* the windows tile the plane: each writes its four gradients, dy at the first
+       * maximum (or first NaN) and zeros elsewhere, with selects instead of a memset and a
+       * scatter; an odd last row or column belongs to no window */
+      for (int64_t oh = 0; oh < j->OH; oh++) {
+        const float *r0 = plane + 2 * oh * j->W, *r1 = r0 + j->W;
+        float *d0 = d + 2 * oh * j->W, *d1 = d0 + j->W;
+        const float *go = g + oh * j->OW;
+        for (int64_t ow = 0; ow < j->OW; ow++) {
+          float m = r0[2 * ow], v;
+          int k = 0, take;
+          v = r0[2 * ow + 1], take = m == m && (v > m || v != v), m = take ? v : m, k = take ? 1 : k;
+          v = r1[2 * ow], take = m == m && (v > m || v != v), m = take ? v : m, k = take ? 2 : k;
+          v = r1[2 * ow + 1], take = m == m && (v > m || v != v), k = take ? 3 : k;
+          float gv = go[ow];
+          d0[2 * ow] = k == 0 ? gv : 0.0f, d0[2 * ow + 1] = k == 1 ? gv : 0.0f;
+          d1[2 * ow] = k == 2 ? gv : 0.0f, d1[2 * ow + 1] = k == 3 ? gv : 0.0f;
+        }
+        if (j->W > 2 * j->OW) d0[j->W - 1] = 0.0f, d1[j->W - 1] = 0.0f;
+      }
+      if (j->H > 2 * j->OH) memset(d + (j->H - 1) * j->W, 0, sizeof(float) * (size_t)j->W);
+      continue;
+    }
     memset(d, 0, sizeof(float) * (size_t)(j->H * j->W));
     for (int64_t oh = 0; oh < j->OH; oh++)
-      for (int64_t ow = 0; ow < j->OW; ow++)
-        d[fast ? argmax_2x2(plane, j->W, oh, ow) : argmax(j, plane, oh, ow)] += g[oh * j->OW + ow];
+      for (int64_t ow = 0; ow < j->OW; ow++) d[argmax(j, plane, oh, ow)] += g[oh * j->OW + ow];
   }
 }
 

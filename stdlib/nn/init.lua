@@ -13,6 +13,7 @@ local batchnorm = require "nn.batchnorm"
 -- the model API and the summary extend Module itself
 require "nn.fit"
 require "nn.summary"
+require "nn.model_fit"
 
 local nn = {
   Module = require "nn.module",
@@ -35,6 +36,13 @@ local nn = {
   BatchNorm1d = batchnorm.BatchNorm1d,
   ZeroPad2d = require("nn.zeropad").ZeroPad2d,
   ZeroPadding2D = require("nn.zeropad").ZeroPadding2D,
+  Input = require("nn.graph").Input,
+  Model = require "nn.model",
+  Concat = require("nn.merge").Concat,
+  Concatenate = require("nn.merge").Concatenate,
+  Add = require("nn.merge").Add,
+  ChannelPad = require("nn.channel_pad").ChannelPad,
+  is_node = require("nn.graph").is_node,
   losses = losses,
   metrics = require "nn.metrics",
   init = require "nn.init_weights",
