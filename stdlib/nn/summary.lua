@@ -193,7 +193,10 @@ end
 function Visitor:enter(container, inputs, path)
   if path ~= "" then
     local name = container:describe()
-    if type(container.name) == "string" then name = container.name .. ": " .. name end
+    -- a name the description does not already show ("Model(layer1)" does)
+    if type(container.name) == "string" and not name:find(container.name, 1, true) then
+      name = container.name .. ": " .. name
+    end
     self.rows[#self.rows + 1] = {path = path, depth = self.depth, name = name, container = true,
                                  first = #self.rows + 2}
     self.depth = self.depth + 1
