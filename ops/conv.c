@@ -142,7 +142,6 @@ static void im2col(float *col, int64_t ld, const float *x, const conv_dims *d, c
 
 /* dx [Cg,H,W] += the columns dcol [K,P] (rows ld apart) put back where im2col took them from. */
 static void col2im(float *dx, const float *col, int64_t ld, const conv_dims *d, const lc_conv2d_params *p) {
-  int avx = lc_direct_available();
   for (int64_t c = 0; c < d->Cg; c++)
     for (int64_t i = 0; i < d->KH; i++)
       for (int64_t j = 0; j < d->KW; j++) {
@@ -154,8 +153,8 @@ static void col2im(float *dx, const float *col, int64_t ld, const conv_dims *d, 
           if (ih < 0 || ih >= d->H) continue;
           const float *r = row + oh * d->OW;
           float *dst = dx + (c * d->H + ih) * d->W + xoff;
-          if (p->stride_w == 1 && avx)  /* rows of 10 or 28: too short for the compiler's vector loops */
-            lc_direct_add(dst + lo, r + lo, hi - lo);
+          if (p->stride_w == 1)
+            for (int64_t ow = lo; ow < hi; ow++) dst[ow] += r[ow];
           else
             for (int64_t ow = lo; ow < hi; ow++) dst[ow * p->stride_w] += r[ow];
         }
@@ -275,6 +274,8 @@ static void backward_part(void *ctx, int part, int nparts) {
   float *dyc = dcol + j->chunk * d->K * d->P;  /* [Og, S*P]: dy of the chunk, side by side */
   float *dw = j->dw + part * j->dw_stride;
   int direct = is_pointwise(d, j->p);
+  int gather_col2im = j->p->stride_h == 1 && j->p->stride_w == 1 && j->p->dilation_h == 1 && j->p->dilation_w == 1 &&
+                      lc_direct_available();
   for (int64_t n0 = nb; n0 < ne; n0 += j->chunk) {
     int64_t S = ne - n0 < j->chunk ? ne - n0 : j->chunk, ld = S * d->P;
     if (j->dx && !direct) memset(j->dx + n0 * d->C * d->H * d->W, 0, sizeof(float) * (size_t)(S * d->C * d->H * d->W));
@@ -301,6 +302,9 @@ static void backward_part(void *ctx, int part, int nparts) {
         float *dxg = j->dx + ((n0 + s) * d->C + g * d->Cg) * d->H * d->W;
         if (direct)
           for (int64_t k = 0; k < d->K; k++) memcpy(dxg + k * d->P, dcol + k * ld + s * d->P, sizeof(float) * (size_t)d->P);
+        else if (gather_col2im)
+          lc_direct_col2im(dxg, dcol + s * d->P, ld, d->Cg, d->H, d->W, d->KH, d->KW, d->OH, d->OW, j->p->pad_h,
+                           j->p->pad_w);
         else
           col2im(dxg, dcol + s * d->P, ld, d, j->p);
       }
@@ -376,6 +380,7 @@ typedef struct direct_job {
   float *out, *dx;
   float *work;             /* per part: part_stride floats */
   int64_t part_stride;
+  int64_t dx_chunk;        /* samples per input-gradient GEMM */
   int failed;
   lc_error err;
 } direct_job;
@@ -440,33 +445,42 @@ static void direct_backward_part(void *ctx, int part, int nparts) {
   float *dwt = dbs + Opad;
   float *xp = dwt + d->K * Opad;
   float *dyt = xp + d->C * j->fd.Hp * j->fd.Wp;
-  float *dym = dyt + d->P * Opad;
-  float *dyp = dym + d->O * d->P;
+  float *dym = dyt + d->P * Opad;              /* [O, S*P]: the chunk's masked dy, side by side */
+  float *dyp = dym + d->O * j->dx_chunk * d->P;  /* padded dy, or dcol [K, S*P] */
   memset(base, 0, sizeof(float) * (size_t)(3 * Opad + d->K * Opad));
-  for (int64_t n = nb; n < ne; n++) {
-    const float *g = j->dy + n * d->O * d->P, *yn = j->p->relu ? j->y + n * d->O * d->P : NULL;
-    lc_direct_transpose_grad(dyt, dbs, g, yn, d->O, d->P, Opad);
-    for (int64_t o = 0; o < d->O; o++) db[o] += dbs[o];
-    if (yn && j->dx) {
-      for (int64_t i = 0; i < d->O * d->P; i++) dym[i] = yn[i] > 0 ? g[i] : 0.0f;
-      g = dym;
-    }
-    lc_direct_pad(xp, j->x + n * d->C * d->H * d->W, d->C, d->H, d->W, j->p->pad_h, j->p->pad_w, j->fd.Hp, j->fd.Wp);
-    lc_direct_weight_grad(dwt, xp, dyt, &j->fd);
-    float *dxn = j->dx ? j->dx + n * d->C * d->H * d->W : NULL;
-    if (dxn && j->dx_direct) {
-      lc_direct_pad(dyp, g, d->O, d->OH, d->OW, d->KH - 1 - j->p->pad_h, d->KW - 1 - j->p->pad_w, j->bd.Hp, j->bd.Wp);
-      lc_direct_forward(dxn, dyp, j->wflip, NULL, 0, &j->bd);
-    } else if (dxn) {
-      /* dcol [K, P] = w^T [K, O] @ dy [O, P], then back onto the pixels */
-      lc_error e;
-      if (gemm(dyp, j->w, 1, g, 0, 0, d->K, d->P, d->O, 0, NULL, &e)) {
-        j->failed = 1;
-        j->err = e;
+  for (int64_t n0 = nb; n0 < ne; n0 += j->dx_chunk) {
+    int64_t S = ne - n0 < j->dx_chunk ? ne - n0 : j->dx_chunk, ld = S * d->P;
+    for (int64_t s = 0; s < S; s++) {
+      int64_t n = n0 + s;
+      const float *g = j->dy + n * d->O * d->P, *yn = j->p->relu ? j->y + n * d->O * d->P : NULL;
+      lc_direct_transpose_grad(dyt, dbs, g, yn, d->O, d->P, Opad);
+      for (int64_t o = 0; o < d->O; o++) db[o] += dbs[o];
+      lc_direct_pad(xp, j->x + n * d->C * d->H * d->W, d->C, d->H, d->W, j->p->pad_h, j->p->pad_w, j->fd.Hp, j->fd.Wp);
+      lc_direct_weight_grad(dwt, xp, dyt, &j->fd);
+      if (!j->dx) continue;
+      for (int64_t o = 0; o < d->O; o++) {
+        float *row = dym + o * ld + s * d->P;
+        if (yn) lc_direct_relu_mask(row, g + o * d->P, yn + o * d->P, d->P);
+        else memcpy(row, g + o * d->P, sizeof(float) * (size_t)d->P);
       }
-      memset(dxn, 0, sizeof(float) * (size_t)(d->C * d->H * d->W));
-      col2im(dxn, dyp, d->P, d, j->p);
+      if (j->dx_direct) {
+        /* (a chunk of one sample: dym is this sample's [O, P]) */
+        lc_direct_pad(dyp, dym, d->O, d->OH, d->OW, d->KH - 1 - j->p->pad_h, d->KW - 1 - j->p->pad_w, j->bd.Hp,
+                      j->bd.Wp);
+        lc_direct_forward(j->dx + n * d->C * d->H * d->W, dyp, j->wflip, NULL, 0, &j->bd);
+      }
     }
+    if (!j->dx || j->dx_direct) continue;
+    /* dcol [K, S*P] = w^T [K, O] @ dy [O, S*P] in one GEMM for the chunk, then back onto
+     * each sample's pixels */
+    lc_error e;
+    if (gemm(dyp, j->w, 1, dym, 0, 0, d->K, ld, d->O, 0, NULL, &e)) {
+      j->failed = 1;
+      j->err = e;
+    }
+    for (int64_t s = 0; s < S; s++)
+      lc_direct_col2im(j->dx + (n0 + s) * d->C * d->H * d->W, dyp + s * d->P, ld, d->C, d->H, d->W, d->KH, d->KW,
+                       d->OH, d->OW, j->p->pad_h, j->p->pad_w);
   }
 }
 
@@ -481,9 +495,16 @@ static int direct_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc
                   .w = w->data, .dx = dx ? dx->data : NULL};
   int64_t Opad = j.fd.Opad;
   int64_t wsize = dx && j.dx_direct ? round_up(d->O * d->KH * d->KW * j.bd.Opad, 16) : 0;
-  /* the last region: the padded dy (direct input gradient) or dcol (K x P) */
-  int64_t dx_work = !dx ? 0 : j.dx_direct ? d->O * j.bd.Hp * j.bd.Wp : d->K * d->P;
-  j.part_stride = round_up(3 * Opad + d->K * Opad + d->C * j.fd.Hp * j.fd.Wp + d->P * Opad + d->O * d->P + dx_work, 16);
+  /* the last region: the padded dy (direct input gradient) or dcol (K x S*P) */
+  /* samples per input-gradient GEMM: [K, O] @ [O, S*P] with S*P wide enough for BLAS and
+   * the dcol matrix within ~512 KB */
+  int64_t per_part = (d->N + parts - 1) / parts;
+  j.dx_chunk = j.dx_direct ? 1 : ((int64_t)1 << 17) / (d->K * d->P > 0 ? d->K * d->P : 1);
+  if (j.dx_chunk < 1) j.dx_chunk = 1;
+  if (j.dx_chunk > per_part) j.dx_chunk = per_part;
+  int64_t dx_work = !dx ? 0 : j.dx_direct ? d->O * j.bd.Hp * j.bd.Wp : d->K * d->P * j.dx_chunk;
+  j.part_stride = round_up(3 * Opad + d->K * Opad + d->C * j.fd.Hp * j.fd.Wp + d->P * Opad +
+                           d->O * d->P * j.dx_chunk + dx_work, 16);
   lc_tensor work = {0};
   int64_t shape[1] = {wsize + parts * j.part_stride};
   if (lc_tensor_init(&work, scratch, 1, shape, e)) return -1;
@@ -585,7 +606,10 @@ int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_ten
   if (p->relu) {
     int64_t shape[1] = {d.N * d.O * d.P};
     if (lc_tensor_init(&masked, scratch, 1, shape, e)) return -1;
-    for (int64_t i = 0; i < shape[0]; i++) masked.data[i] = y->data[i] > 0 ? dy->data[i] : 0.0f;
+    if (lc_direct_available())
+      lc_direct_relu_mask(masked.data, dy->data, y->data, shape[0]);
+    else
+      for (int64_t i = 0; i < shape[0]; i++) masked.data[i] = y->data[i] > 0 ? dy->data[i] : 0.0f;
     g = masked.data;
   }
   /* db += sums of dy over the samples and positions */

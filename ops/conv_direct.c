@@ -257,19 +257,51 @@ AVX2 void lc_direct_weight_grad(float *dwt, const float *xp, const float *dyt, c
   }
 }
 
-AVX2 void lc_direct_add(float *dst, const float *src, int64_t n) {
+AVX2 void lc_direct_relu_mask(float *dst, const float *dy, const float *y, int64_t n) {
   int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_add_ps(_mm256_loadu_ps(dst + i), _mm256_loadu_ps(src + i)));
-  if (i < n) {
-    __m256i m = lanes(n - i);
-    _mm256_maskstore_ps(dst + i, m, _mm256_add_ps(_mm256_maskload_ps(dst + i, m), _mm256_maskload_ps(src + i, m)));
+  for (; i + 8 <= n; i += 8) {
+    __m256 pos = _mm256_cmp_ps(_mm256_loadu_ps(y + i), _mm256_setzero_ps(), _CMP_GT_OQ);
+    _mm256_storeu_ps(dst + i, _mm256_and_ps(_mm256_loadu_ps(dy + i), pos));
   }
+  for (; i < n; i++) dst[i] = y[i] > 0 ? dy[i] : 0.0f;
+}
+
+AVX2 void lc_direct_col2im(float *dx, const float *col, int64_t ld, int64_t C, int64_t H, int64_t W, int64_t KH,
+                           int64_t KW, int64_t OH, int64_t OW, int64_t ph, int64_t pw) {
+  const __m256i step = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t c = 0; c < C; c++)
+    for (int64_t ih = 0; ih < H; ih++)
+      for (int64_t w0 = 0; w0 < W; w0 += 8) {
+        __m256 acc = _mm256_setzero_ps();
+        /* lanes inside the row: w0 + l < W */
+        __m256i in_row = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(W - w0)), step);
+        for (int64_t i = 0; i < KH; i++) {
+          int64_t oh = ih + ph - i;
+          if (oh < 0 || oh >= OH) continue;
+          for (int64_t j = 0; j < KW; j++) {
+            /* input column w takes output column w + pw - j of tap (i, j), if it exists */
+            int64_t first = w0 + pw - j;
+            __m256i ow = _mm256_add_epi32(_mm256_set1_epi32((int)first), step);
+            __m256i ok = _mm256_and_si256(_mm256_cmpgt_epi32(ow, _mm256_set1_epi32(-1)),
+                                          _mm256_cmpgt_epi32(_mm256_set1_epi32((int)OW), ow));
+            ok = _mm256_and_si256(ok, in_row);
+            const float *r = col + ((c * KH + i) * KW + j) * ld + oh * OW;
+            /* masked lanes are never read, so r + first may point before the row */
+            acc = _mm256_add_ps(acc, _mm256_maskload_ps(r + first, ok));
+          }
+        }
+        _mm256_maskstore_ps(dx + (c * H + ih) * W + w0, in_row, acc);
+      }
 }
 
 #else
 /* never called: lc_direct_available() is 0 without x86-64 and GCC-style intrinsics */
 
-void lc_direct_add(float *dst, const float *src, int64_t n) { (void)dst, (void)src, (void)n; }
+void lc_direct_col2im(float *dx, const float *col, int64_t ld, int64_t C, int64_t H, int64_t W, int64_t KH,
+                      int64_t KW, int64_t OH, int64_t OW, int64_t ph, int64_t pw) {
+  (void)dx, (void)col, (void)ld, (void)C, (void)H, (void)W, (void)KH, (void)KW, (void)OH, (void)OW, (void)ph, (void)pw;
+}
+void lc_direct_relu_mask(float *dst, const float *dy, const float *y, int64_t n) { (void)dst, (void)dy, (void)y, (void)n; }
 void lc_direct_transpose_grad(float *dyt, float *dbsum, const float *dy, const float *y, int64_t O, int64_t P,
                               int64_t Opad) {
   (void)dyt, (void)dbsum, (void)dy, (void)y, (void)O, (void)P, (void)Opad;

@@ -49,7 +49,15 @@ void lc_direct_transpose_grad(float *dyt, float *dbsum, const float *dy, const f
  * xp-patch x dyt. */
 void lc_direct_weight_grad(float *dwt, const float *xp, const float *dyt, const lc_direct_dims *d);
 
-/* dst[0..n) += src[0..n): col2im's rows, with a masked tail */
-void lc_direct_add(float *dst, const float *src, int64_t n);
+/* dst[i] = y[i] > 0 ? dy[i] : 0: a fused ReLU's gradient, without a branch per element
+ * (the mask is a coin toss: mispredicted branches cost 14% of a LeNet-5 step) */
+void lc_direct_relu_mask(float *dst, const float *dy, const float *y, int64_t n);
+
+/* dx [C, H, W] = col2im of the columns col [C*KH*KW, OH*OW] (rows ld apart) of a stride-1,
+ * undilated convolution with padding (ph, pw): each input pixel gathers its taps in a
+ * register and is written once (adding rows into dx in place stalls on store forwarding,
+ * the rows overlapping at every column shift). Overwrites dx. */
+void lc_direct_col2im(float *dx, const float *col, int64_t ld, int64_t C, int64_t H, int64_t W, int64_t KH,
+                      int64_t KW, int64_t OH, int64_t OW, int64_t ph, int64_t pw);
 
 #endif

@@ -336,6 +336,11 @@ static void pool_tests(lc_pool *pool) {
     pool_case(16, 8, 20, 20, cases[i], pool);
     pool_case(1, 2, 2, 3, cases[i], NULL);
   }
+  /* the 2x2 vector loops: 8 windows at a time, rows of 7 and 14 (and odd sizes) leave 1-7 */
+  lc_pool2d_params two = {2, 2, 2, 2, 0, 0, 0, 0};
+  pool_case(3, 2, 11, 14, two, NULL);
+  pool_case(2, 3, 28, 28, two, pool);
+  pool_case(1, 2, 6, 31, two, NULL);
   /* ceil mode: 2x2/2 over 5 gives 3 (the last window holds one row); a window that would
    * start in the right padding is dropped: 3/2 pad 1 over 6 gives 4, over 5 gives 3 */
   CHECK(lc_pool_out_size(5, 2, 2, 0, 0) == 2 && lc_pool_out_size(5, 2, 2, 0, 1) == 3, "2x2/2 over 5");
