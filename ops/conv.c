@@ -454,16 +454,24 @@ static void direct_backward_part(void *ctx, int part, int nparts) {
     for (int64_t s = 0; s < S; s++) {
       int64_t n = n0 + s;
       const float *g = j->dy + n * d->O * d->P, *yn = j->p->relu ? j->y + n * d->O * d->P : NULL;
-      lc_direct_transpose_grad(dyt, dbs, g, yn, d->O, d->P, Opad);
-      for (int64_t o = 0; o < d->O; o++) db[o] += dbs[o];
-      lc_direct_pad(xp, j->x + n * d->C * d->H * d->W, d->C, d->H, d->W, j->p->pad_h, j->p->pad_w, j->fd.Hp, j->fd.Wp);
-      lc_direct_weight_grad(dwt, xp, dyt, &j->fd);
-      if (!j->dx) continue;
-      for (int64_t o = 0; o < d->O; o++) {
-        float *row = dym + o * ld + s * d->P;
-        if (yn) lc_direct_relu_mask(row, g + o * d->P, yn + o * d->P, d->P);
-        else memcpy(row, g + o * d->P, sizeof(float) * (size_t)d->P);
+      if (Opad > 8) {
+        lc_direct_transpose_grad(dyt, dbs, g, yn, d->O, d->P, Opad);
+        for (int64_t o = 0; o < d->O; o++) db[o] += dbs[o];
       }
+      lc_direct_pad(xp, j->x + n * d->C * d->H * d->W, d->C, d->H, d->W, j->p->pad_h, j->p->pad_w, j->fd.Hp, j->fd.Wp);
+      /* the masked dy, channels side by side with the chunk's other samples */
+      if (j->dx || Opad == 8)
+        for (int64_t o = 0; o < d->O; o++) {
+          float *row = dym + o * ld + s * d->P;
+          if (yn) lc_direct_relu_mask(row, g + o * d->P, yn + o * d->P, d->P);
+          else memcpy(row, g + o * d->P, sizeof(float) * (size_t)d->P);
+        }
+      if (Opad == 8) {
+        for (int64_t o = 0; o < d->O; o++) db[o] += row_sum(dym + o * ld + s * d->P, d->P);
+        lc_direct_weight_grad_px(dwt, xp, dym + s * d->P, ld, &j->fd);
+      } else
+        lc_direct_weight_grad(dwt, xp, dyt, &j->fd);
+      if (!j->dx) continue;
       if (j->dx_direct) {
         /* (a chunk of one sample: dym is this sample's [O, P]) */
         lc_direct_pad(dyp, dym, d->O, d->OH, d->OW, d->KH - 1 - j->p->pad_h, d->KW - 1 - j->p->pad_w, j->bd.Hp,
