@@ -9,6 +9,7 @@ local metrics = require "nn.metrics"
 local optim = require "optim"
 local shape = require "nn.shape"
 local History = require "train.history"
+local hooks = require "train.hooks"
 
 local function bare(msg)
   return (tostring(msg):gsub("^[^\n:]+:%d+: ", ""))
@@ -31,6 +32,12 @@ function Module:compile(opts)
     for i, spec in ipairs(opts.metrics or {}) do self.metrics[i] = metrics.get(spec, self.loss_fn.name) end
   end)
   if not ok then error("compile: " .. bare(err), 2) end
+  -- what a saved model needs to be compiled again when loaded: names only (a loss or
+  -- metric object has no plain-data form)
+  local names = {}
+  for i, spec in ipairs(opts.metrics or {}) do names[i] = type(spec) == "string" and spec or nil end
+  self.compile_config = type(opts.loss) == "string" and #names == #(opts.metrics or {})
+                        and {loss = opts.loss, metrics = names} or nil
   -- A final softmax (sigmoid) followed by cross-entropy is trained as one step from the
   -- pre-activation scores: the gradient softmax - onehot cannot overflow or vanish the
   -- way 1/p does for a confident wrong prediction.
@@ -128,8 +135,104 @@ local function call(cbs, name, ...)
   return stop
 end
 
+-- An error raised inside the loop that fit re-raises at its caller's line.
+local FitError = {}
+
+local function fit_error(msg)
+  error(setmetatable({msg = msg}, FitError), 0)
+end
+
+-- The epochs of fit. ts is the loop state callbacks see (and a resuming callback sets
+-- through ts.resume, see below): ts.epoch in progress, ts.step steps done in it,
+-- ts.epoch_done once its validation and callbacks ran, ts.epoch_rng the generator state
+-- its shuffle was drawn from, ts.loss_sum / ts.seen the running loss.
+local function run_epochs(self, x, y, val, opts, cbs, ts)
+  local n, bs, steps, epochs = ts.samples, ts.batch_size, ts.steps, ts.epochs
+  local Progress = require "train.progress"
+  local P, G = self:flatten_parameters()
+  local params, grads = {P}, {G}
+  ts.params = params
+  local verbose = opts.verbose ~= 0 and opts.verbose ~= false
+  local history = ts.history
+  local buffers = {}
+  call(cbs, "on_train_begin", self, ts)
+  -- ts.resume, set by a callback that restored weights, optimizer and generator from a
+  -- checkpoint: {epoch, step, epoch_done, epoch_rng, loss_sum, seen, metrics}. Mid-epoch,
+  -- the epoch's order is drawn again from the generator state it was first drawn from,
+  -- then the generator goes back to where the checkpoint left it.
+  local resume = ts.resume
+  local first_epoch = (opts.initial_epoch or 0) + 1
+  if resume then first_epoch = resume.epoch_done and resume.epoch + 1 or resume.epoch end
+  for epoch = first_epoch, epochs do
+    self:train()
+    local mid = resume and not resume.epoch_done and epoch == resume.epoch
+    local now = mid and T.get_rng_state()
+    if mid then T.set_rng_state(resume.epoch_rng) end
+    ts.epoch, ts.step, ts.epoch_done, ts.epoch_rng = epoch, 0, false, T.get_rng_state()
+    local order = ts.shuffle and T.randperm(n) or T.arange(1, n + 1)
+    for _, m in ipairs(self.metrics) do m:reset() end
+    local loss_sum, seen, first_step = 0, 0, 1
+    if mid then
+      T.set_rng_state(now)
+      loss_sum, seen, first_step = resume.loss_sum, resume.seen, resume.step + 1
+      for i, m in ipairs(self.metrics) do
+        if resume.metrics[i] and m.set_state then m:set_state(resume.metrics[i]) end
+      end
+    end
+    ts.step, ts.loss_sum, ts.seen = first_step - 1, loss_sum, seen
+    local progress = verbose and Progress.new{total = steps, epoch = epoch, epochs = epochs} or nil
+    local logs
+    if mid and seen > 0 then
+      logs = {{"loss", loss_sum / seen}}
+      for _, m in ipairs(self.metrics) do logs[#logs + 1] = {m.name, m:result()} end
+    end
+    local stopped_by_nan = false
+    for s = first_step, steps do
+      local first = (s - 1) * bs + 1
+      local nb = math.min(bs, n - first + 1)
+      local idx = order:narrow(1, first, nb)
+      local xb = T.index_select(x, idx, batch_buffer(buffers, "x", x, nb))
+      local yb = T.index_select(y, idx, batch_buffer(buffers, "y", y, nb))
+      local ok, loss, out = pcall(self.train_step, self, xb, yb, params, grads)
+      if not ok then fit_error(string.format("fit: epoch %d, step %d: %s", epoch, s, bare(loss))) end
+      if loss ~= loss or loss == math.huge or loss == -math.huge then
+        local msg = string.format("fit: the loss became %s at epoch %d, step %d (learning rate too high, or inputs "
+                                  .. "not scaled?)", loss ~= loss and "nan" or tostring(loss), epoch, s)  -- not "-nan"
+        if opts.on_nan == "error" then
+          fit_error(msg)
+        elseif opts.on_nan ~= "continue" then
+          io.stderr:write(msg, "; training stopped\n")
+          stopped_by_nan = true
+          history.stopped = "nan"
+          break
+        end
+      end
+      loss_sum, seen = loss_sum + loss * nb, seen + nb
+      for _, m in ipairs(self.metrics) do m:update(out, yb) end
+      ts.step, ts.loss_sum, ts.seen = s, loss_sum, seen
+      logs = {{"loss", loss_sum / seen}}
+      for _, m in ipairs(self.metrics) do logs[#logs + 1] = {m.name, m:result()} end
+      if progress then progress:update(s, logs) end
+      call(cbs, "on_batch_end", s, loss, self, ts)
+    end
+    if stopped_by_nan then break end
+    logs = logs or {{"loss", 0 / 0}}
+    if val then
+      local v = {self:evaluate(val[1], val[2], {batch_size = math.max(bs, 256), verbose = 0})}
+      logs[#logs + 1] = {"val_loss", v[1]}
+      for i, m in ipairs(self.metrics) do logs[#logs + 1] = {"val_" .. m.name, v[i + 1]} end
+    end
+    history:append(epoch, logs)
+    if progress then progress:finish(logs) end
+    ts.epoch_done = true
+    if call(cbs, "on_epoch_end", epoch, logs_dict(logs), self, ts) then break end
+  end
+end
+
 -- fit(x, y, {epochs=1, batch_size=32, shuffle=true, validation_data={xv, yv},
 --            validation_split=0, callbacks={}, verbose=1, initial_epoch=0, on_nan='stop'})
+-- Callbacks (train/callbacks.lua) get the loop state ts as their last argument; the
+-- functions in train.hooks.fit add callbacks to every fit (luacnn train's checkpoints).
 function Module:fit(x, y, opts)
   opts = opts or {}
   if not self.compiled then error("fit: compile the model first: model:compile{optimizer=..., loss=...}", 2) end
@@ -155,73 +258,29 @@ function Module:fit(x, y, opts)
   check_labels(self, "fit", y, 2)
   if val then check_labels(self, "fit (validation_data)", val[2], 2) end
 
-  local Progress = require "train.progress"
-  local P, G = self:flatten_parameters()
-  local params, grads = {P}, {G}
+  local cbs = {}
+  for _, cb in ipairs(opts.callbacks or {}) do cbs[#cbs + 1] = cb end
+  for _, hook in ipairs(hooks.fit) do
+    local cb = hook(self, opts)
+    if cb then cbs[#cbs + 1] = cb end
+  end
   local n = x:size(1)
-  local steps = (n + bs - 1) // bs
-  local verbose = opts.verbose ~= 0 and opts.verbose ~= false
-  local cbs = opts.callbacks or {}
-  local history = History.new()
-  local buffers = {}
+  local ts = {epoch = opts.initial_epoch or 0, step = 0, epoch_done = true, epochs = epochs, batch_size = bs,
+              samples = n, steps = (n + bs - 1) // bs, shuffle = opts.shuffle ~= false, history = History.new(),
+              metrics = self.metrics, loss_sum = 0, seen = 0}
   local saved_input_grad = self.compute_input_grad
   self.compute_input_grad = false  -- nothing upstream of the first layer needs it
-  call(cbs, "on_train_begin", self)
-  for epoch = (opts.initial_epoch or 0) + 1, epochs do
-    self:train()
-    local order = opts.shuffle == false and T.arange(1, n + 1) or T.randperm(n)
-    for _, m in ipairs(self.metrics) do m:reset() end
-    local progress = verbose and Progress.new{total = steps, epoch = epoch, epochs = epochs} or nil
-    local loss_sum, seen = 0, 0
-    local logs
-    local stopped_by_nan = false
-    for s = 1, steps do
-      local first = (s - 1) * bs + 1
-      local nb = math.min(bs, n - first + 1)
-      local idx = order:narrow(1, first, nb)
-      local xb = T.index_select(x, idx, batch_buffer(buffers, "x", x, nb))
-      local yb = T.index_select(y, idx, batch_buffer(buffers, "y", y, nb))
-      local ok, loss, out = pcall(self.train_step, self, xb, yb, params, grads)
-      if not ok then
-        self.compute_input_grad = saved_input_grad
-        error(string.format("fit: epoch %d, step %d: %s", epoch, s, bare(loss)), 2)
-      end
-      if loss ~= loss or loss == math.huge or loss == -math.huge then
-        local msg = string.format("fit: the loss became %s at epoch %d, step %d (learning rate too high, or inputs "
-                                  .. "not scaled?)", loss ~= loss and "nan" or tostring(loss), epoch, s)  -- not "-nan"
-        if opts.on_nan == "error" then
-          self.compute_input_grad = saved_input_grad
-          error(msg, 2)
-        elseif opts.on_nan ~= "continue" then
-          io.stderr:write(msg, "; training stopped\n")
-          stopped_by_nan = true
-          history.stopped = "nan"
-          break
-        end
-      end
-      loss_sum, seen = loss_sum + loss * nb, seen + nb
-      for _, m in ipairs(self.metrics) do m:update(out, yb) end
-      logs = {{"loss", loss_sum / seen}}
-      for _, m in ipairs(self.metrics) do logs[#logs + 1] = {m.name, m:result()} end
-      if progress then progress:update(s, logs) end
-      call(cbs, "on_batch_end", s, loss, self)
-    end
-    if stopped_by_nan then break end
-    logs = logs or {{"loss", 0 / 0}}
-    if val then
-      local v = {self:evaluate(val[1], val[2], {batch_size = math.max(bs, 256), verbose = 0})}
-      logs[#logs + 1] = {"val_loss", v[1]}
-      for i, m in ipairs(self.metrics) do logs[#logs + 1] = {"val_" .. m.name, v[i + 1]} end
-    end
-    history:append(epoch, logs)
-    if progress then progress:finish(logs) end
-    if call(cbs, "on_epoch_end", epoch, logs_dict(logs), self) then break end
-  end
+  local ok, err = pcall(run_epochs, self, x, y, val, opts, cbs, ts)
   self.compute_input_grad = saved_input_grad
   self:train()
-  call(cbs, "on_train_end", history, self)
-  if opts.plot then history:plot(opts.plot) end
-  return history
+  if not ok then
+    call(cbs, "on_train_abort", self, ts, err)
+    if getmetatable(err) == FitError then error(err.msg, 2) end
+    error(err, 0)  -- a callback's own error (or an exit request) goes on unchanged
+  end
+  call(cbs, "on_train_end", ts.history, self, ts)
+  if opts.plot then ts.history:plot(opts.plot) end
+  return ts.history
 end
 
 -- evaluate(x, y[, {batch_size=256}]) -> loss, metric1, metric2, ... (in compile's order).

@@ -10,6 +10,7 @@ local class = require("nn.class").class
 local Module = require "nn.module"
 local conv = require "nn.conv"
 local shape = require "nn.shape"
+local registry = require "nn.registry"
 
 local function pool_class(name, kernel_name)
   local P = class(name, Module)
@@ -81,6 +82,17 @@ local function pool_class(name, kernel_name)
     return name .. "(" .. table.concat(parts, ", ") .. ")"
   end
 
+  function P:config()
+    return {type = name, kernel_size = {table.unpack(self.kernel_size)}, stride = {table.unpack(self.stride)},
+            padding = {table.unpack(self.padding)}, input_shape = self.input_shape}
+  end
+
+  function P.from_config(cfg, _, path)
+    registry.check_fields(cfg, {"kernel_size", "stride", "padding", "input_shape"}, path)
+    return P(cfg.kernel_size, {stride = cfg.stride, padding = cfg.padding, input_shape = cfg.input_shape})
+  end
+  registry.register(name, P)
+
   return P
 end
 
@@ -137,6 +149,16 @@ end
 function GlobalAvgPool2d:describe()
   return "GlobalAvgPool2d"
 end
+
+function GlobalAvgPool2d:config()
+  return {type = "GlobalAvgPool2d", input_shape = self.input_shape}
+end
+
+function GlobalAvgPool2d.from_config(cfg, _, path)
+  registry.check_fields(cfg, {"input_shape"}, path)
+  return GlobalAvgPool2d{input_shape = cfg.input_shape}
+end
+registry.register("GlobalAvgPool2d", GlobalAvgPool2d)
 
 return {MaxPool2d = MaxPool2d, AvgPool2d = AvgPool2d, GlobalAvgPool2d = GlobalAvgPool2d,
         MaxPooling2D = MaxPool2d, AveragePooling2D = AvgPool2d, GlobalAveragePooling2D = GlobalAvgPool2d}
