@@ -2,7 +2,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include "checkpoint.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -526,6 +528,33 @@ void lc_ckpt_file_write_crc(lc_ckpt_file *f) {
   lc_ckpt_file_write(f, p, 4);
 }
 
+/* Removes temporary files that writers of the same target left when they were killed
+ * (".NAME.tmp-PID-N" whose PID is gone), so a run that is often killed does not fill
+ * the directory. A live writer's file (another process saving now) is left alone. */
+static void remove_stale(const char *dir, const char *path) {
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  size_t blen = strlen(base);
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *ent;
+  while ((ent = readdir(d)) != NULL) {
+    const char *n = ent->d_name;
+    if (n[0] != '.' || strncmp(n + 1, base, blen) != 0 || strncmp(n + 1 + blen, ".tmp-", 5) != 0) continue;
+    char *end;
+    long pid = strtol(n + 1 + blen + 5, &end, 10);
+    if (end == n + 1 + blen + 5 || *end != '-' || pid <= 0 || pid == (long)getpid()) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    size_t dl = strlen(dir);
+    char *full = malloc(dl + strlen(n) + 2);
+    if (!full) break;
+    snprintf(full, dl + strlen(n) + 2, "%s/%s", dir, n);
+    unlink(full);
+    free(full);
+  }
+  closedir(d);
+}
+
 int lc_ckpt_file_commit(lc_ckpt_file *f, lc_error *e) {
   if (f->fd < 0) return lc_fail(e, "the file is not open");
   if (f->failed) {
@@ -566,6 +595,7 @@ int lc_ckpt_file_commit(lc_ckpt_file *f, lc_error *e) {
     lc_ckpt_file_abort(f);
     return -1;
   }
+  remove_stale(dir, f->path);
   free(dir);
   lc_ckpt_file_abort(f);
   return 0;

@@ -162,7 +162,13 @@ local function run_epochs(self, x, y, val, opts, cbs, ts)
   -- then the generator goes back to where the checkpoint left it.
   local resume = ts.resume
   local first_epoch = (opts.initial_epoch or 0) + 1
-  if resume then first_epoch = resume.epoch_done and resume.epoch + 1 or resume.epoch end
+  if resume then
+    first_epoch = resume.epoch_done and resume.epoch + 1 or resume.epoch
+    -- the position is the checkpoint's until the loop moves on (a run resumed after its
+    -- last epoch has nothing left to do, and must not look like a fresh start)
+    ts.epoch, ts.step, ts.epoch_done, ts.epoch_rng = resume.epoch, resume.step, resume.epoch_done, resume.epoch_rng
+    ts.loss_sum, ts.seen = resume.loss_sum, resume.seen
+  end
   for epoch = first_epoch, epochs do
     self:train()
     local mid = resume and not resume.epoch_done and epoch == resume.epoch
@@ -267,7 +273,7 @@ function Module:fit(x, y, opts)
   local n = x:size(1)
   local ts = {epoch = opts.initial_epoch or 0, step = 0, epoch_done = true, epochs = epochs, batch_size = bs,
               samples = n, steps = (n + bs - 1) // bs, shuffle = opts.shuffle ~= false, history = History.new(),
-              metrics = self.metrics, loss_sum = 0, seen = 0}
+              metrics = self.metrics, loss_sum = 0, seen = 0, epoch_rng = T.get_rng_state()}
   local saved_input_grad = self.compute_input_grad
   self.compute_input_grad = false  -- nothing upstream of the first layer needs it
   local ok, err = pcall(run_epochs, self, x, y, val, opts, cbs, ts)
