@@ -135,110 +135,25 @@ local function call(cbs, name, ...)
   return stop
 end
 
--- An error raised inside the loop that fit re-raises at its caller's line.
-local FitError = {}
-
-local function fit_error(msg)
-  error(setmetatable({msg = msg}, FitError), 0)
-end
-
--- The epochs of fit. ts is the loop state callbacks see (and a resuming callback sets
--- through ts.resume, see below): ts.epoch in progress, ts.step steps done in it,
--- ts.epoch_done once its validation and callbacks ran, ts.epoch_rng the generator state
--- its shuffle was drawn from, ts.loss_sum / ts.seen the running loss.
-local function run_epochs(self, x, y, val, opts, cbs, ts)
-  local n, bs, steps, epochs = ts.samples, ts.batch_size, ts.steps, ts.epochs
-  local Progress = require "train.progress"
-  local P, G = self:flatten_parameters()
-  local params, grads = {P}, {G}
-  ts.params = params
-  local verbose = opts.verbose ~= 0 and opts.verbose ~= false
-  local history = ts.history
-  local buffers = {}
-  call(cbs, "on_train_begin", self, ts)
-  -- ts.resume, set by a callback that restored weights, optimizer and generator from a
-  -- checkpoint: {epoch, step, epoch_done, epoch_rng, loss_sum, seen, metrics}. Mid-epoch,
-  -- the epoch's order is drawn again from the generator state it was first drawn from,
-  -- then the generator goes back to where the checkpoint left it.
-  local resume = ts.resume
-  local first_epoch = (opts.initial_epoch or 0) + 1
-  if resume then
-    first_epoch = resume.epoch_done and resume.epoch + 1 or resume.epoch
-    -- the position is the checkpoint's until the loop moves on (a run resumed after its
-    -- last epoch has nothing left to do, and must not look like a fresh start)
-    ts.epoch, ts.step, ts.epoch_done, ts.epoch_rng = resume.epoch, resume.step, resume.epoch_done, resume.epoch_rng
-    ts.loss_sum, ts.seen = resume.loss_sum, resume.seen
-  end
-  for epoch = first_epoch, epochs do
-    self:train()
-    local mid = resume and not resume.epoch_done and epoch == resume.epoch
-    local now = mid and T.get_rng_state()
-    if mid then T.set_rng_state(resume.epoch_rng) end
-    ts.epoch, ts.step, ts.epoch_done, ts.epoch_rng = epoch, 0, false, T.get_rng_state()
-    local order = ts.shuffle and T.randperm(n) or T.arange(1, n + 1)
-    for _, m in ipairs(self.metrics) do m:reset() end
-    local loss_sum, seen, first_step = 0, 0, 1
-    if mid then
-      T.set_rng_state(now)
-      loss_sum, seen, first_step = resume.loss_sum, resume.seen, resume.step + 1
-      for i, m in ipairs(self.metrics) do
-        if resume.metrics[i] and m.set_state then m:set_state(resume.metrics[i]) end
-      end
-    end
-    ts.step, ts.loss_sum, ts.seen = first_step - 1, loss_sum, seen
-    local progress = verbose and Progress.new{total = steps, epoch = epoch, epochs = epochs} or nil
-    local logs
-    if mid and seen > 0 then
-      logs = {{"loss", loss_sum / seen}}
-      for _, m in ipairs(self.metrics) do logs[#logs + 1] = {m.name, m:result()} end
-    end
-    local stopped_by_nan = false
-    for s = first_step, steps do
-      local first = (s - 1) * bs + 1
-      local nb = math.min(bs, n - first + 1)
-      local idx = order:narrow(1, first, nb)
-      local xb = T.index_select(x, idx, batch_buffer(buffers, "x", x, nb))
-      local yb = T.index_select(y, idx, batch_buffer(buffers, "y", y, nb))
-      local ok, loss, out = pcall(self.train_step, self, xb, yb, params, grads)
-      if not ok then fit_error(string.format("fit: epoch %d, step %d: %s", epoch, s, bare(loss))) end
-      if loss ~= loss or loss == math.huge or loss == -math.huge then
-        local msg = string.format("fit: the loss became %s at epoch %d, step %d (learning rate too high, or inputs "
-                                  .. "not scaled?)", loss ~= loss and "nan" or tostring(loss), epoch, s)  -- not "-nan"
-        if opts.on_nan == "error" then
-          fit_error(msg)
-        elseif opts.on_nan ~= "continue" then
-          io.stderr:write(msg, "; training stopped\n")
-          stopped_by_nan = true
-          history.stopped = "nan"
-          break
-        end
-      end
-      loss_sum, seen = loss_sum + loss * nb, seen + nb
-      for _, m in ipairs(self.metrics) do m:update(out, yb) end
-      ts.step, ts.loss_sum, ts.seen = s, loss_sum, seen
-      logs = {{"loss", loss_sum / seen}}
-      for _, m in ipairs(self.metrics) do logs[#logs + 1] = {m.name, m:result()} end
-      if progress then progress:update(s, logs) end
-      call(cbs, "on_batch_end", s, loss, self, ts)
-    end
-    if stopped_by_nan then break end
-    logs = logs or {{"loss", 0 / 0}}
-    if val then
-      local v = {self:evaluate(val[1], val[2], {batch_size = math.max(bs, 256), verbose = 0})}
-      logs[#logs + 1] = {"val_loss", v[1]}
-      for i, m in ipairs(self.metrics) do logs[#logs + 1] = {"val_" .. m.name, v[i + 1]} end
-    end
-    history:append(epoch, logs)
-    if progress then progress:finish(logs) end
-    ts.epoch_done = true
-    if call(cbs, "on_epoch_end", epoch, logs_dict(logs), self, ts) then break end
-  end
+-- The user's callbacks, then those of train.hooks (luacnn train's checkpoints).
+local function with_hooks(self, opts)
+  local cbs = {}
+  for _, cb in ipairs(opts.callbacks or {}) do cbs[#cbs + 1] = cb end
+  for _, hook in ipairs(hooks.fit) do cbs[#cbs + 1] = hook(self, opts) end
+  return cbs
 end
 
 -- fit(x, y, {epochs=1, batch_size=32, shuffle=true, validation_data={xv, yv},
 --            validation_split=0, callbacks={}, verbose=1, initial_epoch=0, on_nan='stop'})
--- Callbacks (train/callbacks.lua) get the loop state ts as their last argument; the
--- functions in train.hooks.fit add callbacks to every fit (luacnn train's checkpoints).
+--
+-- Callbacks get the loop state ts as their last argument: ts.epoch in progress, ts.step
+-- steps done in it, ts.epoch_done once its validation ran, ts.epoch_rng the generator state
+-- its shuffle was drawn from, ts.loss_sum / ts.seen the running loss, and steps, epochs,
+-- samples, batch_size, shuffle, history, params. A callback that restored weights,
+-- optimizer and generator from a checkpoint in on_train_begin sets ts.resume = {epoch,
+-- step, epoch_done, epoch_rng, loss_sum, seen, metrics} and fit continues from there:
+-- mid-epoch, the epoch's order is drawn again from the state it was first drawn from,
+-- then the generator goes back to where the checkpoint left it.
 function Module:fit(x, y, opts)
   opts = opts or {}
   if not self.compiled then error("fit: compile the model first: model:compile{optimizer=..., loss=...}", 2) end
@@ -264,29 +179,116 @@ function Module:fit(x, y, opts)
   check_labels(self, "fit", y, 2)
   if val then check_labels(self, "fit (validation_data)", val[2], 2) end
 
-  local cbs = {}
-  for _, cb in ipairs(opts.callbacks or {}) do cbs[#cbs + 1] = cb end
-  for _, hook in ipairs(hooks.fit) do
-    local cb = hook(self, opts)
-    if cb then cbs[#cbs + 1] = cb end
-  end
+  local Progress = require "train.progress"
+  local P, G = self:flatten_parameters()
+  local params, grads = {P}, {G}
   local n = x:size(1)
-  local ts = {epoch = opts.initial_epoch or 0, step = 0, epoch_done = true, epochs = epochs, batch_size = bs,
-              samples = n, steps = (n + bs - 1) // bs, shuffle = opts.shuffle ~= false, history = History.new(),
-              metrics = self.metrics, loss_sum = 0, seen = 0, epoch_rng = T.get_rng_state()}
+  local steps = (n + bs - 1) // bs
+  local verbose = opts.verbose ~= 0 and opts.verbose ~= false
+  local cbs = with_hooks(self, opts)
+  local history = History.new()
+  local buffers = {}
   local saved_input_grad = self.compute_input_grad
   self.compute_input_grad = false  -- nothing upstream of the first layer needs it
-  local ok, err = pcall(run_epochs, self, x, y, val, opts, cbs, ts)
+  local ts = {epoch = opts.initial_epoch or 0, step = 0, epoch_done = true, epoch_rng = T.get_rng_state(),
+              epochs = epochs, steps = steps, samples = n, batch_size = bs, shuffle = opts.shuffle ~= false,
+              history = history, metrics = self.metrics, loss_sum = 0, seen = 0, params = params}
+  local function abort(err)
+    self.compute_input_grad = saved_input_grad
+    self:train()
+    call(cbs, "on_train_abort", self, ts, err)
+  end
+  -- a callback's error (or a request to exit) leaves fit like fit's own errors do
+  local function notify(name, ...)
+    local ok, res = pcall(call, cbs, name, ...)
+    if ok then return res end
+    abort(res)
+    error(res, 0)
+  end
+  notify("on_train_begin", self, ts)
+  local resume = ts.resume
+  local first_epoch = (opts.initial_epoch or 0) + 1
+  if resume then
+    first_epoch = resume.epoch_done and resume.epoch + 1 or resume.epoch
+    -- the position is the checkpoint's until the loop moves on (a run resumed after its
+    -- last epoch has nothing left to do, and must not look like a fresh start)
+    ts.epoch, ts.step, ts.epoch_done, ts.epoch_rng = resume.epoch, resume.step, resume.epoch_done, resume.epoch_rng
+    ts.loss_sum, ts.seen = resume.loss_sum, resume.seen
+  end
+  for epoch = first_epoch, epochs do
+    self:train()
+    local mid = resume and not resume.epoch_done and epoch == resume.epoch
+    local now = mid and T.get_rng_state()
+    if mid then T.set_rng_state(resume.epoch_rng) end
+    ts.epoch, ts.step, ts.epoch_done, ts.epoch_rng = epoch, 0, false, T.get_rng_state()
+    local order = opts.shuffle == false and T.arange(1, n + 1) or T.randperm(n)
+    for _, m in ipairs(self.metrics) do m:reset() end
+    local progress = verbose and Progress.new{total = steps, epoch = epoch, epochs = epochs} or nil
+    local loss_sum, seen = 0, 0
+    local logs
+    local first_step = 1
+    if mid then
+      T.set_rng_state(now)
+      loss_sum, seen, first_step = resume.loss_sum, resume.seen, resume.step + 1
+      for i, m in ipairs(self.metrics) do
+        if resume.metrics[i] and m.set_state then m:set_state(resume.metrics[i]) end
+      end
+      if seen > 0 then
+        logs = {{"loss", loss_sum / seen}}
+        for _, m in ipairs(self.metrics) do logs[#logs + 1] = {m.name, m:result()} end
+      end
+      ts.step, ts.loss_sum, ts.seen = resume.step, loss_sum, seen
+    end
+    local stopped_by_nan = false
+    for s = first_step, steps do
+      local first = (s - 1) * bs + 1
+      local nb = math.min(bs, n - first + 1)
+      local idx = order:narrow(1, first, nb)
+      local xb = T.index_select(x, idx, batch_buffer(buffers, "x", x, nb))
+      local yb = T.index_select(y, idx, batch_buffer(buffers, "y", y, nb))
+      local ok, loss, out = pcall(self.train_step, self, xb, yb, params, grads)
+      if not ok then
+        abort(loss)
+        error(string.format("fit: epoch %d, step %d: %s", epoch, s, bare(loss)), 2)
+      end
+      if loss ~= loss or loss == math.huge or loss == -math.huge then
+        local msg = string.format("fit: the loss became %s at epoch %d, step %d (learning rate too high, or inputs "
+                                  .. "not scaled?)", loss ~= loss and "nan" or tostring(loss), epoch, s)  -- not "-nan"
+        if opts.on_nan == "error" then
+          abort(msg)
+          error(msg, 2)
+        elseif opts.on_nan ~= "continue" then
+          io.stderr:write(msg, "; training stopped\n")
+          stopped_by_nan = true
+          history.stopped = "nan"
+          break
+        end
+      end
+      loss_sum, seen = loss_sum + loss * nb, seen + nb
+      for _, m in ipairs(self.metrics) do m:update(out, yb) end
+      logs = {{"loss", loss_sum / seen}}
+      for _, m in ipairs(self.metrics) do logs[#logs + 1] = {m.name, m:result()} end
+      ts.step, ts.loss_sum, ts.seen = s, loss_sum, seen
+      if progress then progress:update(s, logs) end
+      notify("on_batch_end", s, loss, self, ts)
+    end
+    if stopped_by_nan then break end
+    logs = logs or {{"loss", 0 / 0}}
+    if val then
+      local v = {self:evaluate(val[1], val[2], {batch_size = math.max(bs, 256), verbose = 0})}
+      logs[#logs + 1] = {"val_loss", v[1]}
+      for i, m in ipairs(self.metrics) do logs[#logs + 1] = {"val_" .. m.name, v[i + 1]} end
+    end
+    history:append(epoch, logs)
+    if progress then progress:finish(logs) end
+    ts.epoch_done = true
+    if notify("on_epoch_end", epoch, logs_dict(logs), self, ts) then break end
+  end
   self.compute_input_grad = saved_input_grad
   self:train()
-  if not ok then
-    call(cbs, "on_train_abort", self, ts, err)
-    if getmetatable(err) == FitError then error(err.msg, 2) end
-    error(err, 0)  -- a callback's own error (or an exit request) goes on unchanged
-  end
-  call(cbs, "on_train_end", ts.history, self, ts)
-  if opts.plot then ts.history:plot(opts.plot) end
-  return ts.history
+  notify("on_train_end", history, self, ts)
+  if opts.plot then history:plot(opts.plot) end
+  return history
 end
 
 -- evaluate(x, y[, {batch_size=256}]) -> loss, metric1, metric2, ... (in compile's order).

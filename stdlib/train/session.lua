@@ -130,6 +130,9 @@ function M.callback(model, fit_opts)
     local where = string.format("epoch %d, step %d/%d", ts.epoch, ts.step, ts.steps)
     local ok, err = pcall(save, ts)
     T.watch_signals(false)
+    -- a progress bar redrawn in place on a terminal has no newline yet
+    if T.isatty(1) then io.stdout:write("\n") end
+    io.stdout:flush()
     if not ok then
       error(setmetatable({exit_status = 1, message = string.format(
         "luacnn: interrupted by %s at %s, but the checkpoint could not be written: %s", signame, where, bare(err))},
