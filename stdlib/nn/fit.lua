@@ -223,13 +223,14 @@ function Module:fit(x, y, opts)
     ts.epoch, ts.step, ts.epoch_done, ts.epoch_rng = epoch, 0, false, T.get_rng_state()
     local order = opts.shuffle == false and T.arange(1, n + 1) or T.randperm(n)
     for _, m in ipairs(self.metrics) do m:reset() end
-    local progress = verbose and Progress.new{total = steps, epoch = epoch, epochs = epochs} or nil
+    local first_step = mid and resume.step + 1 or 1
+    local progress = verbose and Progress.new{total = steps, epoch = epoch, epochs = epochs, initial = first_step - 1}
+                     or nil
     local loss_sum, seen = 0, 0
     local logs
-    local first_step = 1
     if mid then
       T.set_rng_state(now)
-      loss_sum, seen, first_step = resume.loss_sum, resume.seen, resume.step + 1
+      loss_sum, seen = resume.loss_sum, resume.seen
       for i, m in ipairs(self.metrics) do
         if resume.metrics[i] and m.set_state then m:set_state(resume.metrics[i]) end
       end
