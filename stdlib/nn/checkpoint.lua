@@ -54,7 +54,8 @@ local function optimizer_meta(opt, names, values)
   return cfg
 end
 
--- The metadata and tensor lists of a model; with_config false for weights only.
+-- The metadata and tensor lists of a model; kind "weights" leaves out the architecture,
+-- the compile settings and the optimizer.
 local function model_contents(model, kind)
   local meta = {kind = kind, parameters = {}, state = {}, input_shape = model.input_shape}
   local names, values = {}, {}
