@@ -5,6 +5,7 @@
  *                                                   numbers, strings, tables of them)
  *   T.checkpoint_load(path) -> meta, tensors_by_name, names_in_file_order
  *   T.checkpoint_decode(bytes) -> the same, from a string
+ *   T.checkpoint_probe(path)                        raises unless a save there could start
  *   T.watch_signals(true|false), T.pending_signal() -> "SIGINT" | "SIGTERM" | nil */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -243,6 +244,20 @@ static int f_checkpoint_save(lua_State *L) {
   return 0;
 }
 
+/* checkpoint_probe(path): creates and removes a temporary file where checkpoint_save
+ * would, so that a run fails at its start, not after its first epoch, when it could
+ * never save (no such directory, read-only file system). */
+static int f_checkpoint_probe(lua_State *L) {
+  const char *fname = luaL_checkstring(L, 1);
+  lc_ckpt_file *f = lc_push_closing_box(L, sizeof *f, LC_CKPT_FILE_MT, file_free);
+  f->fd = -1;
+  int box = lua_gettop(L);
+  lc_error e;
+  if (lc_ckpt_file_open(f, fname, &e)) luaL_error(L, "cannot write checkpoint '%s': %s", fname, e.msg);
+  lua_closeslot(L, box);
+  return 0;
+}
+
 /* ---- loading ---- */
 
 typedef struct read_box {
@@ -404,7 +419,7 @@ static int f_getcwd(lua_State *L) {
 }
 
 static const luaL_Reg checkpoint_functions[] = {
-  {"getcwd", f_getcwd},
+  {"getcwd", f_getcwd}, {"checkpoint_probe", f_checkpoint_probe},
   {"checkpoint_save", f_checkpoint_save}, {"checkpoint_load", f_checkpoint_load},
   {"checkpoint_decode", f_checkpoint_decode}, {"watch_signals", f_watch_signals},
   {"pending_signal", f_pending_signal}, {NULL, NULL}};

@@ -65,6 +65,10 @@ function M.start(opts, script)
     if not f then error("--resume: cannot open " .. tostring(err), 0) end
     f:close()
   end
+  if checkpoint then
+    local ok, err = pcall(T.checkpoint_probe, checkpoint)
+    if not ok then error("--checkpoint: " .. bare(err), 0) end
+  end
   local base = (script or "train"):match("([^/]+)$"):gsub("%.lua$", "")
   current = {
     path = absolute(checkpoint or resume or (base .. ".ckpt")),
