@@ -60,7 +60,9 @@ LC_VECTOR_CLONES int lc_act_forward(lc_act act, lc_tensor *y, const lc_tensor *x
       if (o != a) memcpy(o, a, sizeof(float) * (size_t)n);
       break;
     case LC_ACT_RELU:
-      for (int64_t i = 0; i < n; i++) o[i] = a[i] > 0 ? a[i] : 0.0f;
+      /* !(a <= 0) keeps a NaN a NaN, as T.relu does: `a > 0 ? a : 0` turned NaN weights
+       * into zeros, so a network whose weights had gone NaN trained on with a finite loss */
+      for (int64_t i = 0; i < n; i++) o[i] = !(a[i] <= 0) ? a[i] : 0.0f;
       break;
     case LC_ACT_LEAKY_RELU:
       for (int64_t i = 0; i < n; i++) o[i] = a[i] > 0 ? a[i] : alpha * a[i];

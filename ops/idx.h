@@ -46,6 +46,7 @@ typedef struct lc_idx_file {
   char *path;
   void *gz;                       /* gzFile, kept opaque so users need no zlib.h */
   unsigned char *payload;         /* the whole payload when it came from a .gz stream */
+  const unsigned char *view;      /* the payload in memory: payload, or inside the caller's buffer */
 } lc_idx_file;
 
 /* "ubyte", "byte", "short", "int", "float", "double", or NULL for an unknown type byte. */
@@ -58,6 +59,11 @@ int lc_idx_type_size(int type);
  * is a new handle for lc_idx_read / lc_idx_close; on failure *out is NULL and e says
  * what is wrong, naming the file. */
 int lc_idx_open(const char *path, lc_idx_file **out, lc_error *e);
+
+/* The same checks on a file held in memory (data, size bytes; gzip compressed when it
+ * starts with the gzip magic 1f 8b, plain otherwise); name stands for the file in
+ * messages. A plain buffer is not copied: keep it alive until lc_idx_read is done. */
+int lc_idx_open_mem(const void *data, size_t size, const char *name, lc_idx_file **out, lc_error *e);
 
 /* Converts the payload to float32 into out, which holds f->numel floats: integer types
  * give their values (0..255 for ubyte), double is rounded to float. Call it once. */

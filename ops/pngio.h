@@ -44,6 +44,9 @@ typedef struct lc_png_file {
 /* Opens path and reads and checks everything up to the pixel data. On failure *out is
  * NULL and e names the file and the problem. */
 int lc_png_open(const char *path, lc_png_file **out, lc_error *e);
+/* The same on a file held in memory (size bytes at data, kept alive until
+ * lc_png_close); name stands for the file in messages. */
+int lc_png_open_mem(const void *data, size_t size, const char *name, lc_png_file **out, lc_error *e);
 /* Decodes the pixels into out (channels x height x width floats, channels first) and
  * checks the rest of the file up to IEND. Call it once. */
 int lc_png_read(lc_png_file *f, float *out, lc_error *e);

@@ -66,7 +66,9 @@ static int fail_close(lc_pnm_file *f, lc_error *e, const char *fmt, const char *
   return -1;
 }
 
-int lc_pnm_open(const char *path, lc_pnm_file **out, lc_error *e) {
+/* Takes fp (opened on the file, or on a memory buffer by fmemopen; size is its length)
+ * and reads the header; path names the file in messages. */
+static int open_stream(FILE *fp, int64_t size, const char *path, lc_pnm_file **out, lc_error *e) {
   *out = NULL;
   lc_pnm_file *f = calloc(1, sizeof *f);
   pnm_priv *p = f ? calloc(1, sizeof *p) : NULL;
@@ -74,15 +76,11 @@ int lc_pnm_open(const char *path, lc_pnm_file **out, lc_error *e) {
   if (!p || !p->path) {
     free(p);
     free(f);
+    fclose(fp);
     return lc_fail(e, "%s: out of memory", path);
   }
   f->priv = p;
-  p->fp = fopen(path, "rb");
-  if (!p->fp) {
-    lc_fail(e, "cannot open %s: %s", path, strerror(errno));
-    lc_pnm_close(f);
-    return -1;
-  }
+  p->fp = fp;
   int m0 = getc(p->fp), m1 = getc(p->fp);
   if (m0 != 'P' || m1 < '1' || m1 > '7')
     return fail_close(f, e, "%s: not a PGM or PPM file (it does not start with P2, P3, P5 or P6)", path);
@@ -123,9 +121,8 @@ int lc_pnm_open(const char *path, lc_pnm_file **out, lc_error *e) {
     lc_pnm_close(f);
     return -1;
   }
-  struct stat st;
   long here = ftell(p->fp);
-  int64_t rest = fstat(fileno(p->fp), &st) == 0 && here >= 0 ? (int64_t)st.st_size - here : 0;
+  int64_t rest = here >= 0 ? size - here : 0;
   int64_t samples = (int64_t)w * h * f->channels;
   int64_t need = f->plain ? 2 * samples - 1 : samples * (maxval > 255 ? 2 : 1);
   if (need > rest) {
@@ -140,6 +137,23 @@ int lc_pnm_open(const char *path, lc_pnm_file **out, lc_error *e) {
   }
   *out = f;
   return 0;
+}
+
+int lc_pnm_open(const char *path, lc_pnm_file **out, lc_error *e) {
+  *out = NULL;
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return lc_fail(e, "cannot open %s: %s", path, strerror(errno));
+  struct stat st;
+  int64_t size = fstat(fileno(fp), &st) == 0 ? (int64_t)st.st_size : 0;
+  return open_stream(fp, size, path, out, e);
+}
+
+int lc_pnm_open_mem(const void *data, size_t size, const char *name, lc_pnm_file **out, lc_error *e) {
+  *out = NULL;
+  /* "rb" never writes through the pointer; fmemopen just does not take a const one */
+  FILE *fp = fmemopen((void *)(uintptr_t)data, size, "rb");
+  if (!fp) return lc_fail(e, "%s: cannot read the buffer: %s", name, strerror(errno));
+  return open_stream(fp, (int64_t)size, name, out, e);
 }
 
 int lc_pnm_read(lc_pnm_file *f, float *out, lc_error *e) {

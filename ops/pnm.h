@@ -32,6 +32,9 @@ typedef struct lc_pnm_file {
 } lc_pnm_file;
 
 int lc_pnm_open(const char *path, lc_pnm_file **out, lc_error *e);
+/* The same on a file held in memory (size bytes at data, kept alive until
+ * lc_pnm_close); name stands for the file in messages. */
+int lc_pnm_open_mem(const void *data, size_t size, const char *name, lc_pnm_file **out, lc_error *e);
 int lc_pnm_read(lc_pnm_file *f, float *out, lc_error *e);
 void lc_pnm_close(lc_pnm_file *f);
 

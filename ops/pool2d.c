@@ -4,7 +4,16 @@
 #include <math.h>
 #include <string.h>
 
-#include "conv.h"
+int64_t lc_pool_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t ceil_mode) {
+  int64_t span = in + 2 * pad - k;
+  /* rounding toward -inf (floor) or +inf (ceil) also for a negative span */
+  int64_t q = ceil_mode ? (span >= 0 ? (span + stride - 1) / stride : -(-span / stride))
+                        : (span >= 0 ? span / stride : -((-span + stride - 1) / stride));
+  int64_t out = q + 1;
+  /* the last window must start inside the input or the left/top padding */
+  if (ceil_mode && out > 0 && (out - 1) * stride >= in + pad) out--;
+  return out;
+}
 
 int lc_pool2d_output_size(const char *what, int64_t H, int64_t W, const lc_pool2d_params *p, int64_t *OH,
                           int64_t *OW, lc_error *e) {
@@ -21,12 +30,15 @@ int lc_pool2d_output_size(const char *what, int64_t H, int64_t W, const lc_pool2
     return lc_fail(e, "%s: padding %lldx%lld must be at most half the kernel %lldx%lld", what, (long long)p->pad_h,
                    (long long)p->pad_w, (long long)p->kernel_h, (long long)p->kernel_w);
   if (H < 1 || W < 1) return lc_fail(e, "%s: input is empty (%lldx%lld)", what, (long long)H, (long long)W);
-  if (p->kernel_h > H + 2 * p->pad_h || p->kernel_w > W + 2 * p->pad_w)
-    return lc_fail(e, "%s: kernel %lldx%lld is larger than the padded input %lldx%lld (%lldx%lld plus padding %lldx%lld)",
+  *OH = lc_pool_out_size(H, p->kernel_h, p->stride_h, p->pad_h, p->ceil_mode);
+  *OW = lc_pool_out_size(W, p->kernel_w, p->stride_w, p->pad_w, p->ceil_mode);
+  /* floor mode: exactly when the kernel exceeds the padded input; ceil mode forgives
+   * up to stride - 1 more, as PyTorch does */
+  if (*OH < 1 || *OW < 1)
+    return lc_fail(e, "%s: kernel %lldx%lld is larger than the padded input %lldx%lld (%lldx%lld plus padding %lldx%lld%s)",
                    what, (long long)p->kernel_h, (long long)p->kernel_w, (long long)(H + 2 * p->pad_h),
-                   (long long)(W + 2 * p->pad_w), (long long)H, (long long)W, (long long)p->pad_h, (long long)p->pad_w);
-  *OH = lc_conv2d_out_size(H, p->kernel_h, p->stride_h, p->pad_h, 1);
-  *OW = lc_conv2d_out_size(W, p->kernel_w, p->stride_w, p->pad_w, 1);
+                   (long long)(W + 2 * p->pad_w), (long long)H, (long long)W, (long long)p->pad_h, (long long)p->pad_w,
+                   p->ceil_mode ? ", ceil mode" : "");
   return 0;
 }
 
@@ -61,6 +73,17 @@ static void window(const pool_job *j, int64_t oh, int64_t ow, int64_t *h0, int64
   *h1 = he > j->H ? j->H : he, *w1 = we > j->W ? j->W : we;
 }
 
+/* The average's divisor for the window of output (oh, ow), clipped to [h0, h1) x [w0, w1). */
+static float avg_divisor(const pool_job *j, int64_t oh, int64_t ow, int64_t h0, int64_t h1, int64_t w0, int64_t w1) {
+  const lc_pool2d_params *p = j->p;
+  if (p->exclude_pad) return (float)((h1 - h0) * (w1 - w0));
+  int64_t hs = oh * p->stride_h - p->pad_h, ws = ow * p->stride_w - p->pad_w;
+  int64_t he = hs + p->kernel_h, we = ws + p->kernel_w;
+  if (he > j->H + p->pad_h) he = j->H + p->pad_h;
+  if (we > j->W + p->pad_w) we = j->W + p->pad_w;
+  return (float)((he - hs) * (we - ws));
+}
+
 /* Index in the plane of the window's maximum: the first one, or the first NaN. */
 static int64_t argmax(const pool_job *j, const float *plane, int64_t oh, int64_t ow) {
   int64_t h0, h1, w0, w1, best = -1;
@@ -82,7 +105,9 @@ static int64_t argmax(const pool_job *j, const float *plane, int64_t oh, int64_t
  * LeNet-5 training step. Same answer as argmax(): first maximum, first NaN. */
 static int is_2x2(const pool_job *j) {
   const lc_pool2d_params *p = j->p;
-  return p->kernel_h == 2 && p->kernel_w == 2 && p->stride_h == 2 && p->stride_w == 2 && p->pad_h == 0 && p->pad_w == 0;
+  /* ceil mode on an odd size adds a clipped last window the fast loop would overrun */
+  return p->kernel_h == 2 && p->kernel_w == 2 && p->stride_h == 2 && p->stride_w == 2 && p->pad_h == 0 &&
+         p->pad_w == 0 && 2 * j->OH <= j->H && 2 * j->OW <= j->W;
 }
 
 static inline int64_t argmax_2x2(const float *plane, int64_t W, int64_t oh, int64_t ow) {
@@ -146,7 +171,6 @@ static void avg_forward_part(void *ctx, int part, int nparts) {
   const pool_job *j = ctx;
   long long b, e;
   lc_split_range(j->planes, nparts, part, 1, &b, &e);
-  float inv = 1.0f / (float)(j->p->kernel_h * j->p->kernel_w);
   for (int64_t n = b; n < e; n++) {
     const float *plane = j->x + n * j->H * j->W;
     float *out = j->y + n * j->OH * j->OW;
@@ -157,7 +181,7 @@ static void avg_forward_part(void *ctx, int part, int nparts) {
         double s = 0;
         for (int64_t h = h0; h < h1; h++)
           for (int64_t w = w0; w < w1; w++) s += plane[h * j->W + w];
-        out[oh * j->OW + ow] = (float)s * inv;
+        out[oh * j->OW + ow] = (float)s * (1.0f / avg_divisor(j, oh, ow, h0, h1, w0, w1));
       }
   }
 }
@@ -166,7 +190,6 @@ static void avg_backward_part(void *ctx, int part, int nparts) {
   const pool_job *j = ctx;
   long long b, e;
   lc_split_range(j->planes, nparts, part, 1, &b, &e);
-  float inv = 1.0f / (float)(j->p->kernel_h * j->p->kernel_w);
   for (int64_t n = b; n < e; n++) {
     const float *g = j->dy + n * j->OH * j->OW;
     float *d = j->dx + n * j->H * j->W;
@@ -175,20 +198,23 @@ static void avg_backward_part(void *ctx, int part, int nparts) {
       for (int64_t ow = 0; ow < j->OW; ow++) {
         int64_t h0, h1, w0, w1;
         window(j, oh, ow, &h0, &h1, &w0, &w1);
-        float v = g[oh * j->OW + ow] * inv;
+        float v = g[oh * j->OW + ow] * (1.0f / avg_divisor(j, oh, ow, h0, h1, w0, w1));
         for (int64_t h = h0; h < h1; h++)
           for (int64_t w = w0; w < w1; w++) d[h * j->W + w] += v;
       }
   }
 }
 
-/* Splits the planes over the pool when there is enough work to share. */
-static void run(lc_pool *pool, pool_job *j, lc_task_fn fn) {
+/* Splits the planes over the pool when there is enough work (elements read) to share. */
+static void run_planes(lc_pool *pool, int64_t planes, int64_t work, lc_task_fn fn, void *ctx) {
   int threads = lc_pool_threads(pool);
-  int64_t work = j->planes * j->OH * j->OW * j->p->kernel_h * j->p->kernel_w;
-  int parts = work < (1 << 14) ? 1 : (j->planes < threads ? (int)j->planes : threads);
-  if (parts > 1) lc_pool_run(pool, parts, fn, j);
-  else if (j->planes > 0) fn(j, 0, 1);
+  int parts = work < (1 << 14) ? 1 : (planes < threads ? (int)planes : threads);
+  if (parts > 1) lc_pool_run(pool, parts, fn, ctx);
+  else if (planes > 0) fn(ctx, 0, 1);
+}
+
+static void run(lc_pool *pool, pool_job *j, lc_task_fn fn) {
+  run_planes(pool, j->planes, j->planes * j->OH * j->OW * j->p->kernel_h * j->p->kernel_w, fn, j);
 }
 
 static pool_job job_of(const lc_pool2d_params *p, const lc_tensor *x, int64_t OH, int64_t OW) {
@@ -234,5 +260,97 @@ int lc_avgpool2d_backward(lc_tensor *dx, const lc_tensor *dy, const lc_pool2d_pa
   pool_job j = job_of(p, dx, OH, OW);
   j.dy = dy->data, j.dx = dx->data;
   run(pool, &j, avg_backward_part);
+  return 0;
+}
+
+/* ---- adaptive average pooling ---- */
+
+typedef struct adaptive_job {
+  int64_t planes, H, W, OH, OW;
+  const float *x, *dy;
+  float *y, *dx;
+} adaptive_job;
+
+/* Output i of `out` over an input of n covers [ad_start, ad_end): floor(i n / out) and
+ * ceil((i + 1) n / out). */
+static inline int64_t ad_start(int64_t i, int64_t n, int64_t out) { return i * n / out; }
+static inline int64_t ad_end(int64_t i, int64_t n, int64_t out) { return ((i + 1) * n + out - 1) / out; }
+
+static void adaptive_forward_part(void *ctx, int part, int nparts) {
+  const adaptive_job *j = ctx;
+  long long b, e;
+  lc_split_range(j->planes, nparts, part, 1, &b, &e);
+  for (int64_t n = b; n < e; n++) {
+    const float *plane = j->x + n * j->H * j->W;
+    float *out = j->y + n * j->OH * j->OW;
+    for (int64_t oh = 0; oh < j->OH; oh++) {
+      int64_t h0 = ad_start(oh, j->H, j->OH), h1 = ad_end(oh, j->H, j->OH);
+      for (int64_t ow = 0; ow < j->OW; ow++) {
+        int64_t w0 = ad_start(ow, j->W, j->OW), w1 = ad_end(ow, j->W, j->OW);
+        double s = 0;
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) s += plane[h * j->W + w];
+        out[oh * j->OW + ow] = (float)(s / (double)((h1 - h0) * (w1 - w0)));
+      }
+    }
+  }
+}
+
+static void adaptive_backward_part(void *ctx, int part, int nparts) {
+  const adaptive_job *j = ctx;
+  long long b, e;
+  lc_split_range(j->planes, nparts, part, 1, &b, &e);
+  for (int64_t n = b; n < e; n++) {
+    const float *g = j->dy + n * j->OH * j->OW;
+    float *d = j->dx + n * j->H * j->W;
+    memset(d, 0, sizeof(float) * (size_t)(j->H * j->W));
+    for (int64_t oh = 0; oh < j->OH; oh++) {
+      int64_t h0 = ad_start(oh, j->H, j->OH), h1 = ad_end(oh, j->H, j->OH);
+      for (int64_t ow = 0; ow < j->OW; ow++) {
+        int64_t w0 = ad_start(ow, j->W, j->OW), w1 = ad_end(ow, j->W, j->OW);
+        float v = g[oh * j->OW + ow] / (float)((h1 - h0) * (w1 - w0));
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) d[h * j->W + w] += v;
+      }
+    }
+  }
+}
+
+/* in [N,C,H,W] (inname) against out [N,C,OH,OW] (outname): same N and C, no empty plane. */
+static int adaptive_check(const char *what, const lc_tensor *in, const char *inname, const lc_tensor *out,
+                          const char *outname, adaptive_job *j, lc_error *e) {
+  char s1[100], s2[100];
+  if (in->ndim != 4)
+    return lc_fail(e, "%s: %s has shape %s, expected 4 dims [N,C,H,W]", what, inname,
+                   lc_shape_str(s1, sizeof s1, in->ndim, in->shape));
+  if (out->ndim != 4 || out->shape[0] != in->shape[0] || out->shape[1] != in->shape[1])
+    return lc_fail(e, "%s: %s has shape %s, expected [%lld,%lld,OH,OW] for the %s of shape %s", what, outname,
+                   lc_shape_str(s1, sizeof s1, out->ndim, out->shape), (long long)in->shape[0],
+                   (long long)in->shape[1], inname, lc_shape_str(s2, sizeof s2, in->ndim, in->shape));
+  if (in->shape[2] < 1 || in->shape[3] < 1)
+    return lc_fail(e, "%s: %s is empty (%lldx%lld)", what, inname, (long long)in->shape[2], (long long)in->shape[3]);
+  if (out->shape[2] < 1 || out->shape[3] < 1)
+    return lc_fail(e, "%s: output size must be at least 1x1, got %lldx%lld", what, (long long)out->shape[2],
+                   (long long)out->shape[3]);
+  if (!lc_is_contiguous(in) || !lc_is_contiguous(out)) return lc_fail(e, "%s: tensors must be contiguous", what);
+  *j = (adaptive_job){in->shape[0] * in->shape[1], in->shape[2], in->shape[3], out->shape[2], out->shape[3],
+                      NULL, NULL, NULL, NULL};
+  return 0;
+}
+
+int lc_adaptive_avgpool2d_forward(lc_tensor *y, const lc_tensor *x, lc_pool *pool, lc_error *e) {
+  adaptive_job j;
+  if (adaptive_check("adaptive_avgpool2d", x, "input", y, "output", &j, e)) return -1;
+  j.x = x->data, j.y = y->data;
+  /* the window lengths along a dim add up to at most H + OH (each rounds out by < 1 per end) */
+  run_planes(pool, j.planes, j.planes * (j.H + j.OH) * (j.W + j.OW), adaptive_forward_part, &j);
+  return 0;
+}
+
+int lc_adaptive_avgpool2d_backward(lc_tensor *dx, const lc_tensor *dy, lc_pool *pool, lc_error *e) {
+  adaptive_job j;
+  if (adaptive_check("adaptive_avgpool2d backward", dx, "input gradient", dy, "output gradient", &j, e)) return -1;
+  j.dy = dy->data, j.dx = dx->data;
+  run_planes(pool, j.planes, j.planes * (j.H + j.OH) * (j.W + j.OW), adaptive_backward_part, &j);
   return 0;
 }

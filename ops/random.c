@@ -65,11 +65,24 @@ double lc_rng_normal(lc_rng *r) {
     }                                                              \
   } while (0)
 
+/* A contiguous tensor's memory order is its row-major order: a plain loop takes the
+ * same draws in the same order without the index bookkeeping, which dominated filling
+ * a model's weights (VGG-16: 138 million) in unoptimized sanitizer builds. */
 void lc_rng_fill_uniform(lc_rng *r, lc_tensor *out, float lo, float hi) {
+  if (lc_is_contiguous(out)) {
+    float *p = out->data;
+    for (int64_t i = 0, n = lc_numel(out); i < n; i++) p[i] = lo + (hi - lo) * lc_rng_uniform01(r);
+    return;
+  }
   FOR_EACH_ROW_MAJOR(out, *p = lo + (hi - lo) * lc_rng_uniform01(r));
 }
 
 void lc_rng_fill_normal(lc_rng *r, lc_tensor *out, float mean, float std) {
+  if (lc_is_contiguous(out)) {
+    float *p = out->data;
+    for (int64_t i = 0, n = lc_numel(out); i < n; i++) p[i] = (float)(mean + std * lc_rng_normal(r));
+    return;
+  }
   FOR_EACH_ROW_MAJOR(out, *p = (float)(mean + std * lc_rng_normal(r)));
 }
 

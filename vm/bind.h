@@ -67,6 +67,7 @@ void lc_bind_image(lua_State *L, int ctx, int methods, int module);
 void lc_bind_nn(lua_State *L, int ctx, int methods, int module);
 void lc_bind_conv(lua_State *L, int ctx, int methods, int module);
 void lc_bind_checkpoint(lua_State *L, int ctx, int methods, int module);
+void lc_bind_data(lua_State *L, int ctx, int methods, int module);
 /* Tensor metamethods that are math (__add, __unm, ...). */
 void lc_bind_math_meta(lua_State *L, int ctx, int meta);
 /* Pushes a zeroed userdata of `size` bytes that `free_fn` releases (as __gc and __close)

@@ -1,7 +1,8 @@
 /* The CNN kernels for Lua, as T.kernels.*: convolution, pooling and batch norm.
  * Hyper-parameters travel as arrays of integers, in the order of the C structs:
  *   conv   {stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups}
- *   pool   {kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w}
+ *   pool   {kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w[, ceil_mode, exclude_pad]}
+ *          (the last two 0 or 1, 0 when left out)
  * Outputs are passed in (buffers the layers own and reuse). */
 #include "batchnorm.h"
 #include "bind.h"
@@ -31,9 +32,12 @@ static lc_conv2d_params conv_params(lua_State *L, int idx) {
 }
 
 static lc_pool2d_params pool_params(lua_State *L, int idx) {
-  int64_t v[6];
-  check_ints(L, idx, 6, v, "pool2d");
-  lc_pool2d_params p = {v[0], v[1], v[2], v[3], v[4], v[5]};
+  int64_t v[8] = {0};
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_Integer n = (lua_Integer)lua_rawlen(L, idx);
+  if (n != 6 && n != 8) luaL_error(L, "pool2d: expected 6 or 8 parameters, got %d", (int)n);
+  check_ints(L, idx, (int)n, v, "pool2d");
+  lc_pool2d_params p = {v[0], v[1], v[2], v[3], v[4], v[5], v[6] != 0, v[7] != 0};
   return p;
 }
 
@@ -136,6 +140,22 @@ static int k_avgpool2d_backward(lua_State *L) {
   return 0;
 }
 
+/* adaptive_avgpool2d_forward(y, x): the output size is y's */
+static int k_adaptive_avgpool2d_forward(lua_State *L) {
+  lc_error e;
+  if (lc_adaptive_avgpool2d_forward(lc_checktensor(L, 1), lc_checktensor(L, 2), lc_ctx_of(L)->pool, &e))
+    return lc_raise(L, &e);
+  return 0;
+}
+
+/* adaptive_avgpool2d_backward(dx, dy) */
+static int k_adaptive_avgpool2d_backward(lua_State *L) {
+  lc_error e;
+  if (lc_adaptive_avgpool2d_backward(lc_checktensor(L, 1), lc_checktensor(L, 2), lc_ctx_of(L)->pool, &e))
+    return lc_raise(L, &e);
+  return 0;
+}
+
 /* batchnorm_forward(y, x, gamma, beta, running_mean, running_var, save_mean, save_invstd, training, momentum, eps) */
 static int k_batchnorm_forward(lua_State *L) {
   lc_error e;
@@ -164,6 +184,8 @@ static const luaL_Reg kernels[] = {
   {"pool2d_output_size", k_pool2d_output_size},
   {"maxpool2d_forward", k_maxpool2d_forward}, {"maxpool2d_backward", k_maxpool2d_backward},
   {"avgpool2d_forward", k_avgpool2d_forward}, {"avgpool2d_backward", k_avgpool2d_backward},
+  {"adaptive_avgpool2d_forward", k_adaptive_avgpool2d_forward},
+  {"adaptive_avgpool2d_backward", k_adaptive_avgpool2d_backward},
   {"batchnorm_forward", k_batchnorm_forward}, {"batchnorm_backward", k_batchnorm_backward},
   {NULL, NULL}};
 

@@ -1,75 +1,39 @@
-/* Images for Lua: T.image_load / T.image_save over ops/pngio.c and ops/pnm.c, and the
+/* Images for Lua: T.image_load / T.image_save over ops/imageload.c (and through it ops/pngio.c and ops/pnm.c), and the
  * C kernels behind stdlib/image: T.image_filter2d (ops/filter.c) and T.image_resize
  * (ops/resample.c). Images are tensors C x H x W (channels first), values 0..255. */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "bind.h"
 #include "elementwise.h"
 #include "filter.h"
+#include "imageload.h"
 #include "pngio.h"
 #include "pnm.h"
 #include "resample.h"
 
 #define LC_IMAGE_FILE_MT "luacnn.ImageFile"
 
-enum { KIND_PNG = 1, KIND_PNM = 2 };
-
-typedef struct image_box {
-  int kind;
-  void *file;  /* lc_png_file * or lc_pnm_file * */
-} image_box;
-
 /* __gc and __close: closes the file on any path out of image_load, error or not. */
 static int image_box_free(lua_State *L) {
-  image_box *b = luaL_checkudata(L, 1, LC_IMAGE_FILE_MT);
-  if (b->kind == KIND_PNG) lc_png_close(b->file);
-  if (b->kind == KIND_PNM) lc_pnm_close(b->file);
-  b->file = NULL;
-  b->kind = 0;
+  lc_image_file **box = luaL_checkudata(L, 1, LC_IMAGE_FILE_MT);
+  lc_image_close(*box);
+  *box = NULL;
   return 0;
 }
 
-/* Which reader a file needs, from its first bytes: PNG's signature starts with 0x89 'P',
- * Netpbm files with 'P' and a digit. */
-static int sniff(lua_State *L, const char *path) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return luaL_error(L, "image_load: cannot open %s: %s", path, strerror(errno));
-  unsigned char m[2] = {0, 0};
-  size_t n = fread(m, 1, 2, fp);
-  fclose(fp);
-  if (n == 2 && m[0] == 0x89 && m[1] == 'P') return KIND_PNG;
-  if (n == 2 && m[0] == 'P' && m[1] >= '1' && m[1] <= '7') return KIND_PNM;
-  return luaL_error(L, "image_load: %s: not a PNG, PGM or PPM file (unknown first bytes)", path);
-}
-
-/* image_load(path) -> tensor C x H x W, values 0..255 (see ops/pngio.h, ops/pnm.h). */
+/* image_load(path) -> tensor C x H x W, values 0..255 (see ops/imageload.h). */
 static int f_image_load(lua_State *L) {
   const char *path = luaL_checkstring(L, 1);
-  int kind = sniff(L, path);
-  image_box *b = lc_push_closing_box(L, sizeof *b, LC_IMAGE_FILE_MT, image_box_free);
+  lc_image_file **box = lc_push_closing_box(L, sizeof *box, LC_IMAGE_FILE_MT, image_box_free);
   int box_idx = lua_gettop(L);
   lc_error e;
-  int64_t shape[3];
-  if (kind == KIND_PNG) {
-    lc_png_file *f;
-    if (lc_png_open(path, &f, &e)) return luaL_error(L, "image_load: %s", e.msg);
-    b->kind = KIND_PNG;
-    b->file = f;
-    shape[0] = f->channels, shape[1] = f->height, shape[2] = f->width;
-    lc_tensor *t = lc_pushtensor(L, 3, shape);
-    if (lc_png_read(f, t->data, &e)) return luaL_error(L, "image_load: %s", e.msg);
-  } else {
-    lc_pnm_file *f;
-    if (lc_pnm_open(path, &f, &e)) return luaL_error(L, "image_load: %s", e.msg);
-    b->kind = KIND_PNM;
-    b->file = f;
-    shape[0] = f->channels, shape[1] = f->height, shape[2] = f->width;
-    lc_tensor *t = lc_pushtensor(L, 3, shape);
-    if (lc_pnm_read(f, t->data, &e)) return luaL_error(L, "image_load: %s", e.msg);
-  }
+  if (lc_image_open(path, box, &e)) return luaL_error(L, "image_load: %s", e.msg);
+  lc_image_file *f = *box;
+  int64_t shape[3] = {f->channels, f->height, f->width};
+  lc_tensor *t = lc_pushtensor(L, 3, shape);
+  if (lc_image_read(f, t->data, &e)) return luaL_error(L, "image_load: %s", e.msg);
   lua_closeslot(L, box_idx);
   return 1;
 }

@@ -172,6 +172,7 @@ int lc_open_core(lua_State *L) {
   lc_bind_nn(L, ctx, methods, module);
   lc_bind_conv(L, ctx, methods, module);
   lc_bind_checkpoint(L, ctx, methods, module);
+  lc_bind_data(L, ctx, methods, module);
   lc_setfuncs(L, ctx, module, core_functions);
 
   /* every method is also a module function: T.exp(t) == t:exp() */

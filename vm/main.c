@@ -1,5 +1,6 @@
 /* luacnn: the command line. Parses the arguments, opens the state and dispatches to a
- * script, a training script with its options as a table, -e chunks or the REPL. */
+ * script, a training script with its options as a table, a model script to summarize,
+ * -e chunks or the REPL. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -21,6 +22,11 @@ static const char usage_text[] =
     "                          like a command); FILE '-' reads the script from stdin\n"
     "  train FILE [options]    run a training script, handing it its options as a\n"
     "                          table: local opts = ...\n"
+    "  summary FILE [options]  print the summary of the model a model script returns\n"
+    "                          (e.g. models/vgg16.lua): per layer the output shape,\n"
+    "                          parameters, multiply-adds, receptive field and jump;\n"
+    "                          totals. --input-shape 3,224,224 sets the per-sample\n"
+    "                          input; the other options go to the script as train's do\n"
     "  repl                    interactive prompt (the default with no arguments)\n"
     "  version                 print versions of luacnn, Lua and OpenBLAS\n"
     "  help                    print this text\n"
@@ -35,7 +41,7 @@ static const char usage_text[] =
     "                          (after any -e), for testing and shell integration\n"
     "  --                      stop options; the next argument is FILE\n"
     "\n"
-    "train options, after FILE:\n"
+    "train (and summary) options, after FILE:\n"
     "  --batch-size 64         opts.batch_size = 64 (dashes become underscores; values\n"
     "                          Lua reads as numbers are numbers, true/false booleans)\n"
     "  --name=value            same as --name value\n"
@@ -61,14 +67,14 @@ static const char usage_text[] =
     "  LUACNN_HISTORY          REPL history file (default ~/.luacnn_history; empty: none)\n"
     "  LUA_PATH, LUA_CPATH     extra module search paths, after luacnn's own stdlib\n";
 
-enum command { CMD_NONE, CMD_RUN, CMD_TRAIN, CMD_REPL, CMD_VERSION, CMD_HELP, CMD_COMPLETE };
+enum command { CMD_NONE, CMD_RUN, CMD_TRAIN, CMD_SUMMARY, CMD_REPL, CMD_VERSION, CMD_HELP, CMD_COMPLETE };
 
 static const struct {
   const char *name;
   enum command cmd;
 } command_names[] = {
-    {"run", CMD_RUN},         {"train", CMD_TRAIN}, {"repl", CMD_REPL},
-    {"version", CMD_VERSION}, {"help", CMD_HELP},
+    {"run", CMD_RUN},         {"train", CMD_TRAIN}, {"summary", CMD_SUMMARY},
+    {"repl", CMD_REPL},       {"version", CMD_VERSION}, {"help", CMD_HELP},
 };
 
 struct cmdline {
@@ -80,7 +86,7 @@ struct cmdline {
   const char *threads;   /* --threads value as given, or NULL */
   const char *complete;  /* --complete text, or NULL */
   int exec;              /* stack index of the array of -e chunks, in order */
-  int opts;              /* stack index of train's option table, 0 otherwise */
+  int opts;              /* stack index of train's (summary's) option table, 0 otherwise */
   int exit_status;       /* asked for by the script (lc_host_exit_request), or -1 */
 };
 
@@ -150,7 +156,7 @@ static void resolve_command(lua_State *L, struct cmdline *c) {
   if (c->cmd == CMD_HELP || c->cmd == CMD_VERSION || c->cmd == CMD_REPL) {
     if (c->cmd_name != NULL && c->script != 0)
       luaL_error(L, "'%s' takes no arguments (try 'luacnn help')", c->cmd_name);
-  } else if (c->cmd == CMD_RUN || c->cmd == CMD_TRAIN) {
+  } else if (c->cmd == CMD_RUN || c->cmd == CMD_TRAIN || c->cmd == CMD_SUMMARY) {
     if (c->script == 0) luaL_error(L, "'%s' needs a script file (try 'luacnn help')", c->cmd_name);
   } else if (c->script != 0) {
     c->cmd = CMD_RUN;
@@ -196,16 +202,17 @@ static int is_short_option(lua_State *L, const char *arg) {
 /* One "--name", "--name value", "--name=value" or "--no-name" starting at argv[*i];
  * sets it in the table on top of the stack and steps *i past any value. */
 static void set_train_option(lua_State *L, struct cmdline *c, int *i) {
+  const char *cmd = c->cmd_name;
   const char *arg = c->argv[*i];
   const char *name = arg + 2;
   const char *eq = strchr(name, '=');
   size_t len = eq != NULL ? (size_t)(eq - name) : strlen(name);
   const char *value = eq != NULL ? eq + 1 : NULL;
-  if (len == 0) luaL_error(L, "train: option '%s' has no name", arg);
+  if (len == 0) luaL_error(L, "%s: option '%s' has no name", cmd, arg);
   if (len > 3 && strncmp(name, "no-", 3) == 0) {
     if (value != NULL) {
       lua_pushlstring(L, arg, len + 2);
-      luaL_error(L, "train: option '%s' takes no value", lua_tostring(L, -1));
+      luaL_error(L, "%s: option '%s' takes no value", cmd, lua_tostring(L, -1));
     }
     push_option_key(L, name + 3, len - 3);
     lua_pushboolean(L, 0);
@@ -243,7 +250,7 @@ static void push_train_options(lua_State *L, struct cmdline *c) {
     } else if (is_long_option(arg)) {
       set_train_option(L, c, &i);
     } else if (is_short_option(L, arg)) {
-      luaL_error(L, "train: options take two dashes: '%s' (try 'luacnn help')", arg);
+      luaL_error(L, "%s: options take two dashes: '%s' (try 'luacnn help')", c->cmd_name, arg);
     } else {
       push_option_value(L, arg);
       lua_rawseti(L, -2, ++npos);
@@ -367,6 +374,16 @@ static int run_script(lua_State *L, struct cmdline *c) {
   return c->cmd != CMD_TRAIN || session_call(L, c, "finish");
 }
 
+/* The summary lives in Lua (nn.summary): it runs the model script with the options
+ * under its own rules (no weights drawn) and prints the table. */
+static int run_summary(lua_State *L, const struct cmdline *c) {
+  static const char chunk[] = "local script, opts = ...\nrequire('nn.summary').command(script, opts)";
+  if (luaL_loadbuffer(L, chunk, sizeof chunk - 1, "=(summary)") != LUA_OK) return lc_host_report(L, LUA_ERRSYNTAX) == LUA_OK;
+  lua_pushstring(L, c->argv[c->script]);
+  lua_pushvalue(L, c->opts);
+  return lc_host_report(L, lc_host_docall(L, 2, 0)) == LUA_OK;
+}
+
 static int print_completions(lua_State *L, const char *text) {
   lua_pushcfunction(L, lc_repl_complete);
   lua_pushstring(L, text);
@@ -400,7 +417,7 @@ static int pmain(lua_State *L) {
     return 1;
   }
   lc_host_open(L);
-  if (c->cmd == CMD_TRAIN) {
+  if (c->cmd == CMD_TRAIN || c->cmd == CMD_SUMMARY) {
     push_train_options(L, c);
     c->opts = lua_gettop(L);
   }
@@ -409,6 +426,8 @@ static int pmain(lua_State *L) {
   int ok = run_exec_chunks(L, c);
   if (ok && (c->cmd == CMD_RUN || c->cmd == CMD_TRAIN))
     ok = run_script(L, c);
+  else if (ok && c->cmd == CMD_SUMMARY)
+    ok = run_summary(L, c);
   else if (ok && c->cmd == CMD_COMPLETE)
     ok = print_completions(L, c->complete);
   else if (ok && c->cmd == CMD_REPL)

@@ -23,7 +23,7 @@ local function contiguous_buffer(self, name, x)
 end
 
 function Activation:forward(x)
-  self:check_input(x)
+  self:check_input(x, true)
   if not x:is_contiguous() then x = x:contiguous() end
   self._x = x
   local y = contiguous_buffer(self, "y", x)

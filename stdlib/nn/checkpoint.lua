@@ -275,8 +275,7 @@ end
 -- from, the running loss sums, the metrics and the history so far.
 function M.save_training(model, path, ts)
   local meta, names, values = model_contents(model, "training")
-  local metrics = {}
-  for i, m in ipairs(ts.metrics or {}) do metrics[i] = m.state and m:state() or false end
+  local metrics = model:metric_state()
   local history = {}
   local h = ts.history
   if h then
@@ -354,10 +353,7 @@ function M.restore_training(model, path, ts, params)
       ts.history:append(rec[1], rec[2])
     end
   end
-  local metrics = {}
-  if type(tr.metrics) == "table" then
-    for i, s in ipairs(tr.metrics) do metrics[i] = type(s) == "table" and s or nil end
-  end
+  local metrics = type(tr.metrics) == "table" and tr.metrics or nil
   return {epoch = tr.epoch, step = tr.step, epoch_done = tr.epoch_done, epoch_rng = tr.epoch_rng,
           loss_sum = tr.loss_sum, seen = tr.seen, metrics = metrics, notes = notes}, meta
 end

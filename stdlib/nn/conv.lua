@@ -226,6 +226,16 @@ function Conv2d:backward(x, dy, from_preactivation)
   return dx
 end
 
+-- For the summary (nn/summary.lua): one multiply-add per weight and output position
+-- (the bias and the activation are not counted), and the window.
+function Conv2d:macs(in_shape, out_shape)
+  return shape.numel(out_shape) * (in_shape[1] // self.groups) * self.kernel_size[1] * self.kernel_size[2]
+end
+
+function Conv2d:receptive_field()
+  return {kernel = self.kernel_size, stride = self.stride, dilation = self.dilation}
+end
+
 function Conv2d:describe()
   local io = (self.in_channels and (self.in_channels .. "->") or "") .. self.out_channels
   local parts = {io, hw(self.kernel_size)}

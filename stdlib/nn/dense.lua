@@ -59,6 +59,11 @@ function Dense:build(in_shape)
 end
 
 function Dense:output_shape(in_shape)
+  if #in_shape < 1 then error(self:describe() .. ": input needs at least one feature dimension", 0) end
+  if self.in_features and in_shape[#in_shape] ~= self.in_features then
+    error(string.format("%s: input has %d features (per-sample shape %s), expected %d", self:describe(),
+                        in_shape[#in_shape], shape.str(in_shape), self.in_features), 0)
+  end
   local s = shape.copy(in_shape)
   s[#s] = self.units
   return s
@@ -109,6 +114,18 @@ function Dense:backward(x, dy, from_preactivation)
   if dx and x:dim() ~= 2 then dx = dx:view(shape.of(x)) end
   self.grad_input = dx
   return dx
+end
+
+-- For the summary (nn/summary.lua): one multiply-add per weight and output row. Every
+-- output mixes all its input features, which behind a Flatten are all positions: the
+-- receptive field becomes the whole input (conservative for a Dense on [C,H,W], which
+-- mixes only along the last dim).
+function Dense:macs(in_shape, out_shape)
+  return shape.numel(out_shape) * in_shape[#in_shape]
+end
+
+function Dense:receptive_field()
+  return "global"
 end
 
 function Dense:describe()

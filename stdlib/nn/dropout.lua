@@ -20,7 +20,7 @@ function Dropout:__init(rate, opts)
 end
 
 function Dropout:forward(x)
-  self:check_input(x)
+  self:check_input(x, true)
   if not self.training or self.rate == 0 then
     self.output = x
     return x

@@ -15,11 +15,20 @@ local function bare(msg)
   return (tostring(msg):gsub("^[^\n:]+:%d+: ", ""))
 end
 
--- The innermost last layer, whose activation a fused loss would absorb.
+-- The innermost last layer, whose activation a fused loss would absorb. A graph model
+-- names it (final_layer), or gives nil when its output cannot be fused.
 local function last_layer(model)
   local m = model
-  while m.layers and #m.layers > 0 do m = m.layers[#m.layers] end
-  return m
+  while true do
+    local inner
+    if m.final_layer then
+      inner = m:final_layer()
+    elseif m.layers and #m.layers > 0 then
+      inner = m.layers[#m.layers]
+    end
+    if not inner then return m end
+    m = inner
+  end
 end
 
 function Module:compile(opts)
@@ -60,7 +69,7 @@ end
 
 -- Checks x (and y) against the model before any work, at the caller's line. y is false
 -- where no targets are wanted (predict); fit and evaluate need them, so nil is an error.
-local function check_data(self, what, x, y, level)
+function Module:check_data(what, x, y, level)
   level = level + 1
   if not T.is_tensor(x) then error(string.format("%s: x must be a tensor, got %s", what, type(x)), level) end
   if x:dim() < 1 then error(what .. ": x needs a sample dimension", level) end
@@ -80,16 +89,71 @@ local function check_data(self, what, x, y, level)
 end
 
 -- Sparse labels must be class ids the model can output: checked once, naming the sample.
-local function check_labels(self, what, y, level)
-  if self.loss_fn.name ~= "sparse_categorical_crossentropy" then return end
-  local out = self:output_shape(self.input_shape)
-  local C = out[#out]
+-- `of` names the output for models with several ("of output 'aux1' ").
+function Module.check_class_ids(what, y, C, level, of)
   local bad = y:lt(0) + y:ge(C) + (y - y:floor()):ne(0)
   if bad:max() > 0 then
     local i = bad:argmax()
-    error(string.format("%s: label %g of sample %d is not a class id in 0..%d (the model has %d outputs)", what,
-                        y:view(-1)[i], i, C - 1, C), level + 1)
+    error(string.format("%s: label %g of sample %d %sis not a class id in 0..%d (the model has %d outputs)", what,
+                        y:view(-1)[i], i, of or "", C - 1, C), level + 1)
   end
+end
+
+function Module:check_labels(what, y, level)
+  if self.loss_fn.name ~= "sparse_categorical_crossentropy" then return end
+  local out = self:output_shape(self.input_shape)
+  Module.check_class_ids(what, y, out[#out], level + 1)
+end
+
+-- The hooks a model with several outputs replaces (nn/graph_fit.lua): what one evaluation
+-- batch costs, and the metrics' bookkeeping.
+function Module:eval_step(xb, yb)
+  local out = self:forward(xb)
+  if self._fused then return self.loss_fn:forward_logits(self:preactivation(), yb), out end
+  return self.loss_fn:forward(out, yb), out
+end
+
+function Module:reset_metrics()
+  for _, m in ipairs(self.metrics) do m:reset() end
+end
+
+function Module:update_metrics(out, yb)
+  for _, m in ipairs(self.metrics) do m:update(out, yb) end
+end
+
+-- The epoch's metric bookkeeping as plain data, and back: a checkpoint taken inside an
+-- epoch resumes the epoch's running figures (a metric without state() starts over).
+function Module:metric_state()
+  local s = {}
+  for i, m in ipairs(self.metrics or {}) do s[i] = m.state and m:state() or false end
+  return {metrics = s}
+end
+
+function Module:set_metric_state(s)
+  if type(s) ~= "table" or type(s.metrics) ~= "table" then return end
+  for i, m in ipairs(self.metrics or {}) do
+    if type(s.metrics[i]) == "table" and m.set_state then m:set_state(s.metrics[i]) end
+  end
+end
+
+-- Appends {name, value} of each metric (and of anything else a model tracks per epoch).
+function Module:metric_logs(logs)
+  for _, m in ipairs(self.metrics) do logs[#logs + 1] = {m.name, m:result()} end
+  return logs
+end
+
+-- x and y are tensors, or tables of them for models with several inputs or outputs.
+local function count(d)
+  if T.is_tensor(d) then return d:size(1) end
+  local _, first = next(d)
+  return first:size(1)
+end
+
+local function rows(d, first, n)
+  if T.is_tensor(d) then return d:narrow(1, first, n) end
+  local out = {}
+  for k, t in pairs(d) do out[k] = t:narrow(1, first, n) end
+  return out
 end
 
 -- One optimization step on a batch; returns the batch's mean loss.
@@ -121,6 +185,14 @@ local function batch_buffer(cache, key, src, n)
   return b
 end
 
+local function gather(d, idx, cache, key, n)
+  if T.is_tensor(d) then return T.index_select(d, idx, batch_buffer(cache, key, d, n)) end
+  local out = cache[key .. "{}" .. n] or {}
+  cache[key .. "{}" .. n] = out
+  for k, t in pairs(d) do out[k] = T.index_select(t, idx, batch_buffer(cache, key .. tostring(k) .. ":", t, n)) end
+  return out
+end
+
 local function logs_dict(logs)
   local d = {}
   for _, kv in ipairs(logs) do d[kv[1]] = kv[2] end
@@ -143,8 +215,21 @@ local function with_hooks(self, opts)
   return cbs
 end
 
+-- Options whose bad values would otherwise be ignored without a word.
+local function check_fit_options(opts, level)
+  local on_nan = opts.on_nan
+  if on_nan ~= nil and on_nan ~= "stop" and on_nan ~= "error" and on_nan ~= "continue" then
+    error(string.format("fit: on_nan must be 'stop', 'error' or 'continue', got %s", tostring(on_nan)), level + 1)
+  end
+  local vs = opts.validation_split
+  if vs ~= nil and not (type(vs) == "number" and vs >= 0 and vs <= 1) then  -- 1 gets a message of its own below
+    error(string.format("fit: validation_split must be a number in [0, 1), got %s", vs ~= vs and "nan" or tostring(vs)), level + 1)
+  end
+end
+
 -- fit(x, y, {epochs=1, batch_size=32, shuffle=true, validation_data={xv, yv},
---            validation_split=0, callbacks={}, verbose=1, initial_epoch=0, on_nan='stop'})
+--            validation_split=0, callbacks={}, verbose=1, initial_epoch=0, on_nan='stop',
+--            augment=fn|false})
 --
 -- Callbacks get the loop state ts as their last argument: ts.epoch in progress, ts.step
 -- steps done in it, ts.epoch_done once its validation ran, ts.epoch_rng the generator state
@@ -156,33 +241,52 @@ end
 -- then the generator goes back to where the checkpoint left it.
 function Module:fit(x, y, opts)
   opts = opts or {}
+  check_fit_options(opts, 2)
   if not self.compiled then error("fit: compile the model first: model:compile{optimizer=..., loss=...}", 2) end
-  check_data(self, "fit", x, y, 2)
+  self:check_data("fit", x, y, 2)
   local epochs, bs = opts.epochs or 1, opts.batch_size or 32
   if math.type(epochs) ~= "integer" or epochs < 0 then error("fit: epochs must be a non-negative integer", 2) end
   if math.type(bs) ~= "integer" or bs < 1 then error("fit: batch_size must be a positive integer", 2) end
   local val = opts.validation_data
   if opts.validation_split and opts.validation_split > 0 then
     if val then error("fit: give validation_data or validation_split, not both", 2) end
-    local n = x:size(1)
+    local n = count(x)
     local nv = math.floor(n * opts.validation_split)
     if nv < 1 or nv >= n then error("fit: validation_split leaves no training or no validation samples", 2) end
-    val = {x:narrow(1, n - nv + 1, nv), y:narrow(1, n - nv + 1, nv)}
-    x, y = x:narrow(1, 1, n - nv), y:narrow(1, 1, n - nv)
+    val = {rows(x, n - nv + 1, nv), rows(y, n - nv + 1, nv)}
+    x, y = rows(x, 1, n - nv), rows(y, 1, n - nv)
   end
   if val then
-    if type(val) ~= "table" or not T.is_tensor(val[1]) or not T.is_tensor(val[2]) then
+    if type(val) ~= "table" or val[1] == nil or val[2] == nil then
       error("fit: validation_data must be {x_val, y_val}", 2)
     end
-    check_data(self, "fit (validation_data)", val[1], val[2], 2)
+    self:check_data("fit (validation_data)", val[1], val[2], 2)
   end
-  check_labels(self, "fit", y, 2)
-  if val then check_labels(self, "fit (validation_data)", val[2], 2) end
+  self:check_labels("fit", y, 2)
+  if val then self:check_labels("fit (validation_data)", val[2], 2) end
+  -- opts.augment(xb) -> the batch to train on: training batches only, never validation.
+  local augment = opts.augment
+  if augment ~= nil and augment ~= false then
+    local mt = type(augment) == "table" and getmetatable(augment)
+    if type(augment) ~= "function" and not (mt and mt.__call) then
+      error("fit: augment must be a function of a batch (e.g. datasets.augment{...}), got " .. type(augment), 2)
+    end
+    if mt and augment.output_shape and T.is_tensor(x) then
+      local ok, s = pcall(augment.output_shape, augment, shape.sample(x))
+      if not ok then error("fit: " .. bare(s), 2) end
+      if not shape.equal(s, shape.sample(x)) then
+        error(string.format("fit: augment turns samples of shape %s into %s; the model is trained on x's shape",
+                            shape.str(shape.sample(x)), shape.str(s)), 2)
+      end
+    end
+  end
+  local train_step = self.train_step
+  if augment then train_step = function(m, xb, ...) return m:train_step(augment(xb), ...) end end
 
   local Progress = require "train.progress"
   local P, G = self:flatten_parameters()
   local params, grads = {P}, {G}
-  local n = x:size(1)
+  local n = count(x)
   local steps = (n + bs - 1) // bs
   local verbose = opts.verbose ~= 0 and opts.verbose ~= false
   local cbs = with_hooks(self, opts)
@@ -222,7 +326,7 @@ function Module:fit(x, y, opts)
     if mid then T.set_rng_state(resume.epoch_rng) end
     ts.epoch, ts.step, ts.epoch_done, ts.epoch_rng = epoch, 0, false, T.get_rng_state()
     local order = opts.shuffle == false and T.arange(1, n + 1) or T.randperm(n)
-    for _, m in ipairs(self.metrics) do m:reset() end
+    self:reset_metrics()
     local first_step = mid and resume.step + 1 or 1
     local progress = verbose and Progress.new{total = steps, epoch = epoch, epochs = epochs, initial = first_step - 1}
                      or nil
@@ -231,13 +335,8 @@ function Module:fit(x, y, opts)
     if mid then
       T.set_rng_state(now)
       loss_sum, seen = resume.loss_sum, resume.seen
-      for i, m in ipairs(self.metrics) do
-        if resume.metrics[i] and m.set_state then m:set_state(resume.metrics[i]) end
-      end
-      if seen > 0 then
-        logs = {{"loss", loss_sum / seen}}
-        for _, m in ipairs(self.metrics) do logs[#logs + 1] = {m.name, m:result()} end
-      end
+      if resume.metrics then self:set_metric_state(resume.metrics) end
+      if seen > 0 then logs = self:metric_logs({{"loss", loss_sum / seen}}) end
       ts.step, ts.loss_sum, ts.seen = resume.step, loss_sum, seen
     end
     local stopped_by_nan = false
@@ -245,9 +344,9 @@ function Module:fit(x, y, opts)
       local first = (s - 1) * bs + 1
       local nb = math.min(bs, n - first + 1)
       local idx = order:narrow(1, first, nb)
-      local xb = T.index_select(x, idx, batch_buffer(buffers, "x", x, nb))
-      local yb = T.index_select(y, idx, batch_buffer(buffers, "y", y, nb))
-      local ok, loss, out = pcall(self.train_step, self, xb, yb, params, grads)
+      local xb = gather(x, idx, buffers, "x", nb)
+      local yb = gather(y, idx, buffers, "y", nb)
+      local ok, loss, out = pcall(train_step, self, xb, yb, params, grads)
       if not ok then
         abort(loss)
         error(string.format("fit: epoch %d, step %d: %s", epoch, s, bare(loss)), 2)
@@ -266,9 +365,8 @@ function Module:fit(x, y, opts)
         end
       end
       loss_sum, seen = loss_sum + loss * nb, seen + nb
-      for _, m in ipairs(self.metrics) do m:update(out, yb) end
-      logs = {{"loss", loss_sum / seen}}
-      for _, m in ipairs(self.metrics) do logs[#logs + 1] = {m.name, m:result()} end
+      self:update_metrics(out, yb)
+      logs = self:metric_logs({{"loss", loss_sum / seen}})
       ts.step, ts.loss_sum, ts.seen = s, loss_sum, seen
       if progress then progress:update(s, logs) end
       notify("on_batch_end", s, loss, self, ts)
@@ -299,24 +397,21 @@ function Module:evaluate(x, y, opts)
   if x == nil then return self:train(false) end
   opts = opts or {}
   if not self.compiled then error("evaluate: compile the model first", 2) end
-  check_data(self, "evaluate", x, y, 2)
-  check_labels(self, "evaluate", y, 2)
+  self:check_data("evaluate", x, y, 2)
+  self:check_labels("evaluate", y, 2)
   local bs = opts.batch_size or 256
   local was_training = self.training
   self:evaluate_mode()
-  local n = x:size(1)
+  local n = count(x)
   local loss_sum = 0
-  for _, m in ipairs(self.metrics) do m:reset() end
+  self:reset_metrics()
   for first = 1, n, bs do
     local nb = math.min(bs, n - first + 1)
-    local xb, yb = x:narrow(1, first, nb), y:narrow(1, first, nb)
+    local xb, yb = rows(x, first, nb), rows(y, first, nb)
     local ok, err = pcall(function()
-      local out = self:forward(xb)
-      local l
-      if self._fused then l = self.loss_fn:forward_logits(self:preactivation(), yb)
-      else l = self.loss_fn:forward(out, yb) end
+      local l, out = self:eval_step(xb, yb)
       loss_sum = loss_sum + l * nb
-      for _, m in ipairs(self.metrics) do m:update(out, yb) end
+      self:update_metrics(out, yb)
     end)
     if not ok then
       self:train(was_training)
@@ -329,27 +424,39 @@ function Module:evaluate(x, y, opts)
   return table.unpack(res)
 end
 
--- predict(x[, {batch_size=256}]) -> a new tensor of outputs for every sample
+-- A tensor for n samples shaped like batch `out`, where batch `first` of them goes.
+local function result_like(out, n)
+  local s = out:size()
+  s[1] = n
+  return T.empty(s)
+end
+
+-- predict(x[, {batch_size=256}]) -> a new tensor of outputs for every sample (a table of
+-- them, keyed like the outputs, for a model with several outputs active in evaluation)
 function Module:predict(x, opts)
   opts = opts or {}
-  check_data(self, "predict", x, false, 2)
+  self:check_data("predict", x, false, 2)
   local bs = opts.batch_size or 256
   local was_training = self.training
   self:evaluate_mode()
-  local n, result = x:size(1), nil
+  local n, result = count(x), nil
   for first = 1, n, bs do
     local nb = math.min(bs, n - first + 1)
-    local ok, out = pcall(self.forward, self, x:narrow(1, first, nb))
+    local ok, out = pcall(self.forward, self, rows(x, first, nb))
     if not ok then
       self:train(was_training)
       error("predict: " .. bare(out), 2)
     end
-    if not result then
-      local s = out:size()
-      s[1] = n
-      result = T.empty(s)
+    if T.is_tensor(out) then
+      result = result or result_like(out, n)
+      result:narrow(1, first, nb):copy(out)
+    else
+      result = result or {}
+      for k, o in pairs(out) do
+        result[k] = result[k] or result_like(o, n)
+        result[k]:narrow(1, first, nb):copy(o)
+      end
     end
-    result:narrow(1, first, nb):copy(out)
   end
   self:train(was_training)
   return result

@@ -15,6 +15,7 @@ require "nn.fit"
 require "nn.summary"
 local checkpoint = require "nn.checkpoint"  -- also model:save, save_weights, load_weights
 local registry = require "nn.registry"
+require "nn.model_fit"
 
 local nn = {
   Module = require "nn.module",
@@ -29,6 +30,7 @@ local nn = {
   MaxPool2d = pooling.MaxPool2d,
   AvgPool2d = pooling.AvgPool2d,
   GlobalAvgPool2d = pooling.GlobalAvgPool2d,
+  AdaptiveAvgPool2d = pooling.AdaptiveAvgPool2d,
   MaxPooling2D = pooling.MaxPooling2D,
   AveragePooling2D = pooling.AveragePooling2D,
   GlobalAveragePooling2D = pooling.GlobalAveragePooling2D,
@@ -36,6 +38,13 @@ local nn = {
   BatchNorm1d = batchnorm.BatchNorm1d,
   ZeroPad2d = require("nn.zeropad").ZeroPad2d,
   ZeroPadding2D = require("nn.zeropad").ZeroPadding2D,
+  Input = require("nn.graph").Input,
+  Model = require "nn.model",
+  Concat = require("nn.merge").Concat,
+  Concatenate = require("nn.merge").Concatenate,
+  Add = require("nn.merge").Add,
+  ChannelPad = require("nn.channel_pad").ChannelPad,
+  is_node = require("nn.graph").is_node,
   losses = losses,
   metrics = require "nn.metrics",
   init = require "nn.init_weights",

@@ -40,8 +40,23 @@ function M.check(spec, what)
   return spec
 end
 
+-- Depth of init.skipped calls in progress.
+local skipping = 0
+
+-- Runs fn(...) with every initializer skipped, and returns its results: parameters are
+-- allocated but keep whatever their memory held. For tools that need a model's
+-- structure and sizes but never its values (luacnn summary).
+function M.skipped(fn, ...)
+  skipping = skipping + 1
+  local res = table.pack(pcall(fn, ...))
+  skipping = skipping - 1
+  if not res[1] then error(res[2], 0) end
+  return table.unpack(res, 2, res.n)
+end
+
 -- Fills t from spec: a name, a function(t, fan_in, fan_out), or a tensor of t's shape.
 function M.apply(spec, t, fan_in, fan_out, what)
+  if skipping > 0 then return t end
   if T.is_tensor(spec) then
     if not shape.equal(t:size(), spec:size()) then
       error(string.format("%s: initial value has shape %s, the parameter has shape %s", what,

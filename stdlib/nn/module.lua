@@ -146,8 +146,10 @@ function Module:backward()
 end
 
 -- Raises (at the caller of forward) unless x is a tensor batch whose per-sample shape is
--- the layer's input shape; builds the layer from x on first use.
-function Module:check_input(x)
+-- the layer's input shape; builds the layer from x on first use. With any_size, images
+-- [C,H,W] may have any height and width (layers acting elementwise take whatever a
+-- Conv2d before them gives, as convolutions and pooling do).
+function Module:check_input(x, any_size)
   if not T.is_tensor(x) then
     error(string.format("%s: expected a tensor, got %s", self:describe(), type(x)), 3)
   end
@@ -158,7 +160,8 @@ function Module:check_input(x)
   end
   local s = self.input_shape
   local ok = x:dim() == #s + 1
-  for i = 1, #s do
+  local checked = any_size and #s == 3 and 1 or #s
+  for i = 1, checked do
     if not ok then break end
     ok = x:size(i + 1) == s[i]
   end
@@ -187,6 +190,33 @@ end
 -- Drops the scratch buffers (they are rebuilt on the next step).
 function Module:clear_buffers()
   self._buffers = {}
+end
+
+-- Calling a layer: on a tensor it runs forward (layer(x) is layer:forward(x), as in
+-- PyTorch); on graph nodes from nn.Input it records the call and returns the output node,
+-- which is how nn.Model graphs are written (see nn/graph.lua). Defined here, before any
+-- layer class exists, because class() copies metamethods into a class when it is made.
+function Module:__call(x, ...)
+  if T.is_tensor(x) then return self:forward(x, ...) end
+  local graph = require "nn.graph"
+  if graph.is_node(x) or (type(x) == "table" and graph.is_node(x[1])) then
+    local node = graph.apply(self, x, 3)  -- not a tail call: errors point 3 frames up, at the caller
+    return node
+  end
+  if self.multi_input and type(x) == "table" and T.is_tensor(x[1]) then return self:forward(x, ...) end
+  local got = type(x) == "table" and (#x > 0 and ("a table of " .. type(x[1]) .. "s") or "an empty table") or type(x)
+  error(string.format("%s: call a layer on a tensor (runs forward) or on nodes from nn.Input (builds a graph), got %s",
+                      self:describe(), got), 2)
+end
+
+-- Names the layer: inside an nn.Model its parameters are then "<name>.weight" instead of
+-- "<index>.weight". Returns the layer, so nn.Dense(10):set_name("fc")(h) reads in one line.
+function Module:set_name(name)
+  if type(name) ~= "string" or not name:match("^[%w_]+$") then
+    error(string.format("%s:set_name: a name is letters, digits and _, got %s", self:describe(), tostring(name)), 2)
+  end
+  self.name = name
+  return self
 end
 
 -- One line: the layer's type and configuration, e.g. "Dense(784->128, relu)".

@@ -27,6 +27,11 @@ function Sequential:__init(layers)
     end
     self.layers[i] = layer
   end
+  -- a name for summaries, as torchvision's "features" and "classifier"
+  if layers and layers.name ~= nil then
+    if type(layers.name) ~= "string" then error("Sequential: name must be a string, got " .. type(layers.name), 3) end
+    self.name = layers.name
+  end
   -- build at once when the first layer knows its input shape (Keras's input_shape=)
   local first = self.layers[1]
   if first and first.built then
@@ -167,6 +172,20 @@ function Sequential:backward(x, dy, from_preactivation)
   if stop > 1 then dy = nil end
   self.grad_input = dy
   return dy
+end
+
+-- The summary's visit protocol (nn/summary.lua): child i takes the node child i - 1 gave.
+function Sequential:visit(v, inputs, path)
+  if #inputs ~= 1 then
+    error(string.format("summary: %s %s takes one input, got %d", path, self:describe(), #inputs), 0)
+  end
+  local child_path = require("nn.summary").child_path
+  v:enter(self, inputs, path)
+  local node = inputs[1]
+  for i, layer in ipairs(self.layers) do
+    node = layer:visit(v, {node}, child_path(path, i))
+  end
+  return v:leave(self, node, path)
 end
 
 function Sequential:named_parameters(prefix, out)

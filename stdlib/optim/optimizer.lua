@@ -23,8 +23,8 @@ function Optimizer:__init(opts, defaults)
       error(string.format("%s: unknown option '%s'", self.class_name, tostring(k)), 4)
     end
   end
-  if type(self.lr) == "number" and not (self.lr >= 0) then
-    error(string.format("%s: learning rate must be >= 0, got %g", self.class_name, self.lr), 4)
+  if type(self.lr) == "number" and not (self.lr >= 0 and self.lr < math.huge) then
+    error(string.format("%s: learning rate must be >= 0 and finite, got %g", self.class_name, self.lr), 4)
   end
   self.hyper_names = {}
   for k in pairs(defaults) do self.hyper_names[#self.hyper_names + 1] = k end

@@ -181,9 +181,23 @@ static void conv_errors(void) {
 
 /* ---- pooling: windows read element by element, padding skipped ---- */
 
+/* The output size by PyTorch's formula in floating point (the kernel's is integer). */
+static int64_t ref_out_size(int64_t in, int64_t k, int64_t s, int64_t pad, int64_t ceil_mode) {
+  double q = (double)(in + 2 * pad - k) / (double)s;
+  int64_t out = (int64_t)(ceil_mode ? ceil(q) : floor(q)) + 1;
+  if (ceil_mode && (out - 1) * s >= in + pad) out--;
+  return out;
+}
+
 static void pool_case(int64_t N, int64_t C, int64_t H, int64_t W, lc_pool2d_params p, lc_pool *pool) {
   lc_error e;
-  int64_t OH = (H + 2 * p.pad_h - p.kernel_h) / p.stride_h + 1, OW = (W + 2 * p.pad_w - p.kernel_w) / p.stride_w + 1;
+  int64_t OH = ref_out_size(H, p.kernel_h, p.stride_h, p.pad_h, p.ceil_mode);
+  int64_t OW = ref_out_size(W, p.kernel_w, p.stride_w, p.pad_w, p.ceil_mode);
+  if (OH < 1 || OW < 1) return; /* the window does not fit this input: the error tests cover that */
+  int64_t KOH = 0, KOW = 0;
+  CHECK_OK(lc_pool2d_output_size("pool", H, W, &p, &KOH, &KOW, &e), e);
+  CHECK(KOH == OH && KOW == OW, "output size %lldx%lld, expected %lldx%lld", (long long)KOH, (long long)KOW,
+        (long long)OH, (long long)OW);
   lc_tensor x = tensor4(N, C, H, W, -1, 1), y = tensor4(N, C, OH, OW, 0, 1), ya = tensor4(N, C, OH, OW, 0, 1);
   lc_tensor dy = tensor4(N, C, OH, OW, -1, 1), dx = tensor4(N, C, H, W, 3, 4), dxa = tensor4(N, C, H, W, 3, 4);
   /* a few ties, so the first maximum must be the one both directions pick */
@@ -199,23 +213,27 @@ static void pool_case(int64_t N, int64_t C, int64_t H, int64_t W, lc_pool2d_para
       for (int64_t ow = 0; ow < OW; ow++) {
         float m = 0;
         int64_t arg = -1;
-        double s = 0;
+        double s = 0, count = 0;
         for (int64_t i = 0; i < p.kernel_h; i++)
           for (int64_t j = 0; j < p.kernel_w; j++) {
             int64_t h = oh * p.stride_h - p.pad_h + i, w = ow * p.stride_w - p.pad_w + j;
-            if (h < 0 || h >= H || w < 0 || w >= W) continue;
+            /* the divisor: cells of the padded input, or with exclude_pad of the input */
+            int in_padded = h < H + p.pad_h && w < W + p.pad_w, in_input = h >= 0 && h < H && w >= 0 && w < W;
+            count += p.exclude_pad ? in_input : in_padded;
+            if (!in_input) continue;
             float v = x.data[(n * H + h) * W + w];
             s += v;
             if (arg < 0 || v > m) m = v, arg = (n * H + h) * W + w;
           }
         int64_t o = (n * OH + oh) * OW + ow;
-        if (y.data[o] != m) bad_max++;
-        if (!check_close(ya.data[o], s / (double)(p.kernel_h * p.kernel_w), 1e-6)) bad_avg++;
+        if (arg < 0 || y.data[o] != m) bad_max++;
+        if (arg < 0) continue;
+        if (!check_close(ya.data[o], s / count, 1e-6)) bad_avg++;
         gmax[arg] += dy.data[o];
         for (int64_t i = 0; i < p.kernel_h; i++)
           for (int64_t j = 0; j < p.kernel_w; j++) {
             int64_t h = oh * p.stride_h - p.pad_h + i, w = ow * p.stride_w - p.pad_w + j;
-            if (h >= 0 && h < H && w >= 0 && w < W) gavg[(n * H + h) * W + w] += dy.data[o] / (double)(p.kernel_h * p.kernel_w);
+            if (h >= 0 && h < H && w >= 0 && w < W) gavg[(n * H + h) * W + w] += dy.data[o] / count;
           }
       }
   for (int64_t i = 0; i < planes * H * W; i++) {
@@ -223,9 +241,11 @@ static void pool_case(int64_t N, int64_t C, int64_t H, int64_t W, lc_pool2d_para
     if (!check_close(dxa.data[i], gavg[i], 1e-5)) bad_davg++;
   }
   CHECK(bad_max + bad_avg + bad_dmax + bad_davg == 0,
-        "pool %lldx%lld k%lldx%lld s%lldx%lld p%lldx%lld threads %d: %lld max, %lld avg, %lld dmax, %lld davg wrong",
+        "pool %lldx%lld k%lldx%lld s%lldx%lld p%lldx%lld ceil %d exclude_pad %d threads %d: %lld max, %lld avg, "
+        "%lld dmax, %lld davg wrong",
         (long long)H, (long long)W, (long long)p.kernel_h, (long long)p.kernel_w, (long long)p.stride_h,
-        (long long)p.stride_w, (long long)p.pad_h, (long long)p.pad_w, lc_pool_threads(pool), (long long)bad_max,
+        (long long)p.stride_w, (long long)p.pad_h, (long long)p.pad_w, (int)p.ceil_mode, (int)p.exclude_pad,
+        lc_pool_threads(pool), (long long)bad_max,
         (long long)bad_avg, (long long)bad_dmax, (long long)bad_davg);
   free(gmax), free(gavg);
   lc_tensor *all[] = {&x, &y, &ya, &dy, &dx, &dxa};
@@ -234,14 +254,25 @@ static void pool_case(int64_t N, int64_t C, int64_t H, int64_t W, lc_pool2d_para
 
 static void pool_tests(lc_pool *pool) {
   lc_error e;
+  /* {kernel, stride, padding, ceil_mode, exclude_pad}; on 9x8 and 20x20 the ceil-mode
+   * cases get a clipped last window (2x2/2 on 9 rows, 3x3/2 pad 1 on 8 and 20) */
   static const lc_pool2d_params cases[] = {
-    {2, 2, 2, 2, 0, 0}, {3, 3, 2, 2, 1, 1}, {3, 2, 1, 1, 1, 0}, {2, 3, 1, 2, 0, 1}, {5, 5, 3, 3, 2, 2}, {1, 1, 1, 1, 0, 0}};
+    {2, 2, 2, 2, 0, 0, 0, 0}, {3, 3, 2, 2, 1, 1, 0, 0}, {3, 2, 1, 1, 1, 0, 0, 0}, {2, 3, 1, 2, 0, 1, 0, 0},
+    {5, 5, 3, 3, 2, 2, 0, 0}, {1, 1, 1, 1, 0, 0, 0, 0}, {2, 2, 2, 2, 0, 0, 1, 0}, {3, 3, 2, 2, 1, 1, 1, 0},
+    {3, 3, 2, 2, 1, 1, 1, 1}, {3, 3, 2, 2, 1, 1, 0, 1}, {3, 2, 3, 2, 0, 1, 1, 0}, {5, 4, 3, 3, 2, 1, 1, 1}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     pool_case(2, 3, 9, 8, cases[i], NULL);
     pool_case(16, 8, 20, 20, cases[i], pool);
+    pool_case(1, 2, 2, 3, cases[i], NULL);
   }
+  /* ceil mode: 2x2/2 over 5 gives 3 (the last window holds one row); a window that would
+   * start in the right padding is dropped: 3/2 pad 1 over 6 gives 4, over 5 gives 3 */
+  CHECK(lc_pool_out_size(5, 2, 2, 0, 0) == 2 && lc_pool_out_size(5, 2, 2, 0, 1) == 3, "2x2/2 over 5");
+  CHECK(lc_pool_out_size(6, 3, 2, 1, 1) == 4 && lc_pool_out_size(5, 3, 2, 1, 1) == 3, "3/2 pad 1 ceil");
+  CHECK(lc_pool_out_size(2, 3, 2, 0, 1) == 1 && lc_pool_out_size(2, 3, 2, 0, 0) < 1, "kernel 3 over 2");
+  CHECK(lc_pool_out_size(1, 3, 1, 0, 1) < 1, "kernel 3 over 1, stride 1, ceil");
   /* padding acts as -inf: an all-negative plane keeps its own values at the border */
-  lc_pool2d_params p = {2, 2, 1, 1, 1, 1};
+  lc_pool2d_params p = {2, 2, 1, 1, 1, 1, 0, 0};
   lc_tensor x = tensor4(1, 1, 2, 2, -2, -1), y = tensor4(1, 1, 3, 3, 0, 1);
   CHECK_OK(lc_maxpool2d_forward(&y, &x, &p, NULL, &e), e);
   CHECK(y.data[0] == x.data[0] && y.data[8] == x.data[3], "max pooling of padding: %g %g", y.data[0], y.data[8]);
@@ -251,7 +282,7 @@ static void pool_tests(lc_pool *pool) {
   CHECK(isnan(y.data[1]) && isnan(y.data[4]) && !isnan(y.data[6]), "NaN propagates through max pooling");
   /* the same in the 2x2 stride-2 fast path, with the NaN at each of the four window places */
   {
-    lc_pool2d_params q = {2, 2, 2, 2, 0, 0};
+    lc_pool2d_params q = {2, 2, 2, 2, 0, 0, 0, 0};
     lc_tensor x4 = tensor4(1, 1, 4, 4, -1, 1), y4 = tensor4(1, 1, 2, 2, 0, 1);
     for (int k = 0; k < 4; k++) {
       for (int i = 0; i < 16; i++) x4.data[i] = (float)i;
@@ -264,20 +295,87 @@ static void pool_tests(lc_pool *pool) {
   }
   /* errors */
   int64_t OH, OW;
-  lc_pool2d_params bad = {2, 2, 0, 1, 0, 0};
+  lc_pool2d_params bad = {2, 2, 0, 1, 0, 0, 0, 0};
   CHECK_FAILS(lc_pool2d_output_size("maxpool2d", 4, 4, &bad, &OH, &OW, &e), e, "maxpool2d: stride must be at least 1");
-  bad = (lc_pool2d_params){2, 2, 1, 1, 2, 0};
+  bad = (lc_pool2d_params){2, 2, 1, 1, 2, 0, 0, 0};
   CHECK_FAILS(lc_pool2d_output_size("avgpool2d", 4, 4, &bad, &OH, &OW, &e), e, "padding 2x0 must be at most half the kernel 2x2");
-  bad = (lc_pool2d_params){2, 2, 1, 1, -1, 0};
+  bad = (lc_pool2d_params){2, 2, 1, 1, -1, 0, 0, 0};
   CHECK_FAILS(lc_pool2d_output_size("avgpool2d", 4, 4, &bad, &OH, &OW, &e), e, "padding must not be negative");
-  bad = (lc_pool2d_params){0, 2, 1, 1, 0, 0};
+  bad = (lc_pool2d_params){0, 2, 1, 1, 0, 0, 0, 0};
   CHECK_FAILS(lc_pool2d_output_size("avgpool2d", 4, 4, &bad, &OH, &OW, &e), e, "kernel size must be at least 1");
-  bad = (lc_pool2d_params){5, 2, 1, 1, 0, 0};
+  bad = (lc_pool2d_params){5, 2, 1, 1, 0, 0, 0, 0};
   CHECK_FAILS(lc_pool2d_output_size("maxpool2d", 4, 4, &bad, &OH, &OW, &e), e, "kernel 5x2 is larger than the padded input 4x4");
+  bad.ceil_mode = 1, bad.stride_h = 2;
+  CHECK_OK(lc_pool2d_output_size("maxpool2d", 4, 4, &bad, &OH, &OW, &e), e);
+  CHECK(OH == 1 && OW == 3, "ceil mode forgives a kernel up to stride - 1 past the input: %lldx%lld", (long long)OH,
+        (long long)OW);
+  bad = (lc_pool2d_params){6, 2, 1, 1, 0, 0, 1, 0};
+  CHECK_FAILS(lc_pool2d_output_size("avgpool2d", 4, 4, &bad, &OH, &OW, &e), e,
+              "kernel 6x2 is larger than the padded input 4x4 (4x4 plus padding 0x0, ceil mode)");
   lc_tensor y2 = tensor4(1, 1, 2, 3, 0, 1);
   CHECK_FAILS(lc_maxpool2d_forward(&y2, &x, &p, NULL, &e), e, "output has shape [1,1,2,3], expected [1,1,3,3]");
   CHECK_FAILS(lc_maxpool2d_backward(&y2, &y, &x, &p, NULL, &e), e, "input gradient has shape [1,1,2,3], expected [1,1,2,2]");
   lc_tensor_release(&x), lc_tensor_release(&y), lc_tensor_release(&y2);
+}
+
+/* ---- adaptive average pooling: windows from floor/ceil in floating point ---- */
+
+static void adaptive_case(int64_t N, int64_t C, int64_t H, int64_t W, int64_t OH, int64_t OW, lc_pool *pool) {
+  lc_error e;
+  lc_tensor x = tensor4(N, C, H, W, -1, 1), y = tensor4(N, C, OH, OW, 0, 1);
+  lc_tensor dy = tensor4(N, C, OH, OW, -1, 1), dx = tensor4(N, C, H, W, 3, 4);
+  CHECK_OK(lc_adaptive_avgpool2d_forward(&y, &x, pool, &e), e);
+  CHECK_OK(lc_adaptive_avgpool2d_backward(&dx, &dy, pool, &e), e);
+  double *g = calloc((size_t)(N * C * H * W), sizeof(double));
+  int64_t bad_y = 0, bad_dx = 0;
+  for (int64_t n = 0; n < N * C; n++)
+    for (int64_t oh = 0; oh < OH; oh++)
+      for (int64_t ow = 0; ow < OW; ow++) {
+        int64_t h0 = (int64_t)floor((double)oh * H / OH), h1 = (int64_t)ceil((double)(oh + 1) * H / OH);
+        int64_t w0 = (int64_t)floor((double)ow * W / OW), w1 = (int64_t)ceil((double)(ow + 1) * W / OW);
+        double s = 0, cnt = (double)((h1 - h0) * (w1 - w0));
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) s += x.data[(n * H + h) * W + w];
+        int64_t o = (n * OH + oh) * OW + ow;
+        if (!check_close(y.data[o], s / cnt, 1e-6)) bad_y++;
+        for (int64_t h = h0; h < h1; h++)
+          for (int64_t w = w0; w < w1; w++) g[(n * H + h) * W + w] += dy.data[o] / cnt;
+      }
+  for (int64_t i = 0; i < N * C * H * W; i++)
+    if (!check_close(dx.data[i], g[i], 1e-5)) bad_dx++;
+  CHECK(bad_y + bad_dx == 0, "adaptive %lldx%lld -> %lldx%lld threads %d: %lld outputs, %lld input gradients wrong",
+        (long long)H, (long long)W, (long long)OH, (long long)OW, lc_pool_threads(pool), (long long)bad_y,
+        (long long)bad_dx);
+  free(g);
+  lc_tensor *all[] = {&x, &y, &dy, &dx};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) lc_tensor_release(all[i]);
+}
+
+static void adaptive_tests(lc_pool *pool) {
+  lc_error e;
+  /* dividing, overlapping (7 -> 3: rows 0-2, 2-4, 4-6), identity, and growing (2 -> 5) */
+  static const int64_t sizes[][4] = {{8, 8, 4, 2}, {7, 6, 3, 4}, {9, 8, 9, 8}, {2, 3, 5, 4}, {1, 1, 7, 7}, {20, 20, 7, 7}};
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    adaptive_case(2, 3, sizes[i][0], sizes[i][1], sizes[i][2], sizes[i][3], NULL);
+    adaptive_case(16, 8, sizes[i][0], sizes[i][1], sizes[i][2], sizes[i][3], pool);
+  }
+  /* 5 -> 3 by hand: windows [0,2) [1,4) [3,5) over 1 2 3 4 5 */
+  lc_tensor x = tensor4(1, 1, 1, 5, 0, 1), y = tensor4(1, 1, 1, 3, 0, 1);
+  for (int i = 0; i < 5; i++) x.data[i] = (float)(i + 1);
+  CHECK_OK(lc_adaptive_avgpool2d_forward(&y, &x, NULL, &e), e);
+  CHECK(y.data[0] == 1.5f && y.data[1] == 3.0f && y.data[2] == 4.5f, "5 -> 3: %g %g %g", y.data[0], y.data[1],
+        y.data[2]);
+  lc_tensor yc = tensor4(1, 2, 1, 3, 0, 1), y0 = tensor4(1, 1, 0, 3, 0, 1), x0 = tensor4(1, 1, 0, 5, 0, 1);
+  CHECK_FAILS(lc_adaptive_avgpool2d_forward(&yc, &x, NULL, &e), e, "output has shape [1,2,1,3], expected [1,1,OH,OW]",
+              "input of shape [1,1,1,5]");
+  CHECK_FAILS(lc_adaptive_avgpool2d_forward(&y0, &x, NULL, &e), e, "output size must be at least 1x1, got 0x3");
+  CHECK_FAILS(lc_adaptive_avgpool2d_forward(&y, &x0, NULL, &e), e, "input is empty (0x5)");
+  CHECK_FAILS(lc_adaptive_avgpool2d_backward(&y, &yc, NULL, &e), e, "adaptive_avgpool2d backward: output gradient");
+  lc_tensor x3 = x;
+  x3.ndim = 3;
+  CHECK_FAILS(lc_adaptive_avgpool2d_forward(&y, &x3, NULL, &e), e, "expected 4 dims [N,C,H,W]");
+  lc_tensor *all[] = {&x, &y, &yc, &y0, &x0};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) lc_tensor_release(all[i]);
 }
 
 /* ---- batch norm: the textbook formulas in double ---- */
@@ -370,6 +468,8 @@ int main(void) {
   conv_compare(&big, pool, 1, 1);
   pool_tests(NULL);
   pool_tests(pool);
+  adaptive_tests(NULL);
+  adaptive_tests(pool);
   batchnorm_tests(pool);
   lc_pool_free(pool);
   lc_allocator_release(A);

@@ -5,6 +5,7 @@
  * each of which must fail with a message naming the file, never crash. */
 #define _POSIX_C_SOURCE 200809L
 #include <png.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -329,6 +330,71 @@ static void test_png_bad(void) {
   free(p);
 }
 
+/* Peak resident memory of this process so far, in KiB. */
+static long peak_kib(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+/* Found by fuzz_png: libpng allocates (and clears) the length an ancillary chunk claims
+ * before reading it, so 95 bytes claiming a 2 GB tEXt chunk took 2 GB and seconds. The
+ * reader tells libpng to skip the chunks it does not use, through a small buffer. Each
+ * ancillary chunk type is tried, and a valid image with real ones still loads. */
+static void test_png_chunk_claims(void) {
+  float img[2 * 3];
+  for (int k = 0; k < 6; k++) img[k] = (float)(k * 40);
+  lc_error e;
+  const char *good = tmp_path("chunks.png");
+  CHECK_OK(lc_png_write(good, 1, 2, 3, img, &e), e);
+  size_t n;
+  unsigned char *p = read_bytes(good, &n);
+  const char *types[] = {"tEXt", "zTXt", "iTXt", "iCCP", "sPLT", "eXIf", "pCAL", "sCAL", "xyzw"};
+  long before = peak_kib();
+  unsigned char *q = malloc(n + 64);
+  for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+    /* signature + IHDR (33 bytes), then a chunk that claims 0x7a000000 bytes and ends the file */
+    memcpy(q, p, 33);
+    put_be32(q + 33, 0x7a000000u);
+    memcpy(q + 37, types[i], 4);
+    memcpy(q + 41, "Comment\0seed", 12);
+    char name[32];
+    snprintf(name, sizeof name, "claim-%s.png", types[i]);
+    expect_fail_png(name, q, 53, NULL);
+    /* the same type as a small, valid chunk before IDAT is skipped */
+    memcpy(q, p, 33);
+    put_be32(q + 33, 12);
+    memcpy(q + 37, types[i], 4);
+    memcpy(q + 41, "Comment\0seed", 12);
+    fix_crc(q + 33);
+    memcpy(q + 57, p + 33, n - 33);
+    snprintf(name, sizeof name, "small-%s.png", types[i]);
+    const char *path = tmp_path(name);
+    write_bytes(path, q, n + 24);
+    int C;
+    int64_t h, w;
+    float *got = NULL;
+    CHECK_OK(load(path, 1, &C, &h, &w, &got, &e), e);
+    CHECK(got && C == 1 && h == 2 && w == 3 && memcmp(got, img, sizeof img) == 0, "%s: wrong pixels", name);
+    free(got);
+  }
+  long grown = peak_kib() - before;
+  CHECK(grown < 64 * 1024, "refusing the claims raised the peak memory by %ld KiB", grown);
+  /* the memory entry point reads the same file to the same pixels */
+  lc_png_file *f;
+  CHECK_OK(lc_png_open_mem(p, n, "mem.png", &f, &e), e);
+  float got[6];
+  if (f) {
+    CHECK(f->channels == 1 && f->height == 2 && f->width == 3, "mem.png: wrong shape");
+    CHECK_OK(lc_png_read(f, got, &e), e);
+    CHECK(memcmp(got, img, sizeof img) == 0, "mem.png: wrong pixels");
+  }
+  lc_png_close(f);
+  CHECK_FAILS(lc_png_open_mem(p, 20, "short.png", &f, &e), e, "short.png");
+  free(q);
+  free(p);
+}
+
 /* ---- PGM / PPM ---- */
 
 static void expect_pnm(const char *name, const char *text, size_t len, int C, int H, int W, const float *want) {
@@ -452,6 +518,7 @@ int main(void) {
   test_png_types();
   test_png_roundtrip();
   test_png_bad();
+  test_png_chunk_claims();
   test_pnm();
   char cmd[128];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -307,7 +307,7 @@ describe("optimizer errors", function()
     local cases = {
       {function() optim.SGD{lr = "0.1"} end, "SGD: option lr must be a number, got string"},
       {function() optim.SGD{nesterov = 1} end, "SGD: option nesterov must be a boolean, got number"},
-      {function() optim.SGD{lr = -1} end, "SGD: learning rate must be >= 0, got -1"},
+      {function() optim.SGD{lr = -1} end, "SGD: learning rate must be >= 0 and finite, got -1"},
       {function() optim.SGD{momentum = -0.5} end, "SGD: momentum must be >= 0"},
       {function() optim.Adam{beta1 = 1} end, "Adam: beta1 and beta2 must be in [0, 1)"},
       {function() optim.RMSprop{rho = 1.5} end, "RMSprop: rho must be in [0, 1)"},
