@@ -15,8 +15,11 @@
 --   registry.register("MyLayer", MyLayer)
 --
 -- A container's from_config builds its children with from_config(child_cfg, child_path),
--- the function it is handed (see Sequential). Parameters are not part of a config: the
--- checkpoint loader copies them in after the model is rebuilt.
+-- the function it is handed, and its config() gives registry.config_of(child) for each
+-- child (see Sequential, Model). config_of adds the layer's name (layer:set_name), which
+-- from_config gives back, so a class's own config and from_config never see it.
+-- Parameters are not part of a config: the checkpoint loader copies them in after the
+-- model is rebuilt.
 local M = {}
 
 M.types = {}
@@ -54,6 +57,13 @@ function M.check_fields(cfg, allowed, path)
   end
 end
 
+-- m:config() plus the name the layer was given, if any.
+function M.config_of(m)
+  local cfg = m:config()
+  if m.name ~= nil then cfg.name = m.name end
+  return cfg
+end
+
 -- A per-sample shape from a file: a list of 1..8 positive integers.
 local function check_shape(s, path)
   if s == nil then return end
@@ -82,7 +92,19 @@ function M.from_config(cfg, path)
     error(string.format("%s: unknown layer type '%s' (known: %s)", path, name, table.concat(M.names(), ", ")), 0)
   end
   check_shape(cfg.input_shape, path)
-  local ok, res = pcall(cls.from_config, cfg, M.from_config, path)
+  local layer_name = cfg.name
+  if layer_name ~= nil then
+    if type(layer_name) ~= "string" then error(path .. ": name must be a string", 0) end
+    local copy = {}
+    for k, v in pairs(cfg) do copy[k] = v end
+    copy.name = nil
+    cfg = copy
+  end
+  local ok, res = pcall(function()
+    local m = cls.from_config(cfg, M.from_config, path)
+    if layer_name ~= nil then m:set_name(layer_name) end
+    return m
+  end)
   if not ok then
     local msg = bare(res)
     -- a nested failure already names its own path

@@ -207,7 +207,7 @@ end
 function Sequential:config()
   local layers = {}
   for i, layer in ipairs(self.layers) do
-    local ok, cfg = pcall(layer.config, layer)
+    local ok, cfg = pcall(registry.config_of, layer)
     if not ok then error(self:where(i, layer, cfg), 2) end
     layers[i] = cfg
   end

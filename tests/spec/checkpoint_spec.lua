@@ -186,6 +186,56 @@ describe("checkpoints", function()
     end)
   end)
 
+  describe("graph models", function()
+    it("come back with the same wiring, shared and named layers, auxiliary heads and outputs", function()
+      T.manual_seed(4)
+      local x = nn.Input{2, 6, 6}
+      local shared = nn.Conv2d(2, 2, 3, {padding = 1}):set_name("shared")
+      local a = shared(x)
+      local b = shared(nn.ReLU()(a))  -- the same layer twice: one set of weights
+      local c = nn.Concat{dim = 1}({nn.Add()({a, b}), nn.ChannelPad(1)(x)})
+      local h = nn.Flatten()(nn.AdaptiveAvgPool2d(1)(nn.BatchNorm2d(5)(c)))
+      local main = nn.Dense(3, {activation = "softmax"})(h)
+      local aux = nn.Dense(3)(nn.Flatten()(a))
+      local model = nn.Model{inputs = x, outputs = {main = main, aux1 = aux}, aux = {"aux1"}}
+      local X = T.randn(4, 2, 6, 6)
+      model:forward(X)  -- moves the batch norm's running statistics away from 0 and 1
+      model:save(path("graph.ckpt"))
+      local back = nn.load(path("graph.ckpt"))
+      assert.are.same(model:config(), back:config())
+      local same, which = tensors_equal(model, back)
+      assert.is_true(same, which)
+      assert.are.equal(back.layers[1], back.steps[3].layer)
+      assert.are.equal("shared.weight", back:named_parameters()[1].name)
+      model:evaluate()
+      back:evaluate()
+      assert.is_true(same_bits(model:forward(X), back:forward(X)))
+      model:train()
+      back:train()
+      local o1, o2 = model:forward(X), back:forward(X)
+      assert.is_true(same_bits(o1.aux1, o2.aux1))
+    end)
+
+    it("include the zoo's CIFAR ResNet (nested blocks, parameter-free shortcuts)", function()
+      local r = assert(loadfile("models/resnet.lua"))({depth = 8, cifar = true, width = 4, input_shape = {3, 8, 8}})
+      r:save(path("resnet.ckpt"))
+      local back = nn.load(path("resnet.ckpt"))
+      assert.is_true(tensors_equal(r, back))
+      r:evaluate()
+      back:evaluate()
+      local x = T.randn(2, 3, 8, 8)
+      assert.is_true(same_bits(r:forward(x), back:forward(x)))
+    end)
+
+    it("refuse a node that reads a slot not made yet", function()
+      local cfg = {type = "Model", inputs = {{shape = {3}}}, layers = {{type = "Dense", units = 2}},
+                   nodes = {{layer = 1, inputs = {2}}}, outputs = {{key = 1, slot = 2}}}
+      local ok, err = pcall(nn.from_config, cfg)
+      assert.is_false(ok)
+      assert.is_true(has(err, "config.nodes[1]: input 1 is not an earlier slot"), err)
+    end)
+  end)
+
   describe("weights files", function()
     it("load into a model of the same architecture and report what was loaded", function()
       T.manual_seed(3)
@@ -408,6 +458,42 @@ describe("checkpoints", function()
       assert.are.same(hist_full.accuracy, hist.accuracy)
       assert.are.same(hist_full.val_loss, hist.val_loss)
       assert.are.equal(full.optimizer.iterations, resumed.optimizer.iterations)
+    end)
+
+    it("resume a multi-output graph model mid-epoch, per-output losses included", function()
+      local function graph_model()
+        T.manual_seed(6)
+        local x = nn.Input{4}
+        local h = nn.Dropout(0.2)(nn.Dense(6, {activation = "relu"})(x))
+        local model = nn.Model{inputs = x, outputs = {main = nn.Dense(3, {activation = "softmax"})(h),
+                                                      aux1 = nn.Dense(3, {activation = "softmax"})(h)}}
+        model:compile{optimizer = "adam", loss = {main = "sparse_categorical_crossentropy",
+                                                  aux1 = "sparse_categorical_crossentropy"},
+                      loss_weights = {aux1 = 0.5}, metrics = {"accuracy"}}
+        return model
+      end
+      data()
+      local Y = {main = y, aux1 = y}
+      local full = graph_model()
+      local hist_full = full:fit(x, Y, {epochs = 2, batch_size = 4, verbose = 0})
+      local file = path("graph_train.ckpt")
+      local part = graph_model()
+      local stop = {on_batch_end = function(s, _, m, ts)
+        if ts.epoch == 2 and s == 5 then
+          nn.checkpoint.save_training(m, file, ts)
+          error("stop", 0)
+        end
+      end}
+      assert.is_false(pcall(part.fit, part, x, Y, {epochs = 2, batch_size = 4, verbose = 0, callbacks = {stop}}))
+      local resumed = graph_model()
+      local from = {on_train_begin = function(m, ts) ts.resume = nn.checkpoint.restore_training(m, file, ts, ts.params) end}
+      local hist = resumed:fit(x, Y, {epochs = 2, batch_size = 4, verbose = 0, callbacks = {from}})
+      local same, which = tensors_equal(full, resumed)
+      assert.is_true(same, which)
+      assert.are.same(hist_full.loss, hist.loss)
+      assert.are.same(hist_full.main_loss, hist.main_loss)
+      assert.are.same(hist_full.aux1_loss, hist.aux1_loss)
+      assert.are.same(hist_full.accuracy, hist.accuracy)
     end)
 
     it("refuse another data size or batch size, which would change the order", function()
