@@ -91,12 +91,20 @@ function M.finish()
   end
 end
 
--- "luacnn train SCRIPT <its other arguments> --resume PATH", for the interrupt message.
+-- The command line again with --resume PATH instead of any --resume, for the interrupt
+-- message: the host options too (--threads: the same thread count resumes bit for bit).
 local function resume_command(path)
-  local words = {"luacnn", "train"}
   local function q(s)
     if s:match("^[%w%./_=:,+-]+$") then return s end
     return "'" .. s:gsub("'", "'\\''") .. "'"
+  end
+  local words = {"luacnn"}
+  if arg and arg[-1] then
+    local first = -1
+    while arg[first - 1] do first = first - 1 end
+    for k = first + 1, -1 do words[#words + 1] = q(arg[k]) end  -- arg[first] is the program
+  else
+    words[#words + 1] = "train"
   end
   words[#words + 1] = q(arg and arg[0] or current.script or "SCRIPT")
   local i = 1
