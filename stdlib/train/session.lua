@@ -171,6 +171,7 @@ function M.callback(model, fit_opts)
       print(string.format("checkpoints: every %d %s to %s", s.every.n,
                           s.every.n == 1 and s.every.unit:gsub("s$", "") or s.every.unit, s.path))
     end
+    io.stdout:flush()
   end
 
   -- The last step of an epoch is left to on_epoch_end, which runs after the validation:

@@ -186,8 +186,10 @@ describe("luacnn train checkpoints", function()
         args[#args + 1] = "--resume"
         args[#args + 1] = "k.ckpt"
       end
-      bash(table.concat(args, " ") .. " >/dev/null 2>&1 &\npid=$!\nsleep "
-           .. string.format("%.3f", 0.05 + 0.3 * math.random()) .. "\nkill -KILL $pid\nwait $pid")
+      -- the kill comes at a random moment after training started (the "checkpoints:" line)
+      bash(table.concat(args, " ") .. " >kill.txt 2>&1 &\npid=$!\n"
+           .. "for i in $(seq 500); do grep -q checkpoints: kill.txt && break; sleep 0.01; done\nsleep "
+           .. string.format("%.3f", 0.25 * math.random()) .. "\nkill -KILL $pid\nwait $pid")
       kills = kills + 1
       if exists("k.ckpt") then
         local meta = T.checkpoint_load(file("k.ckpt"))  -- raises on a torn file
