@@ -67,9 +67,11 @@ h = module(h, "inception4e", {256, 160, 320, 32, 128, 128})
 h = pool(h, 2, 2)
 h = module(h, "inception5a", {256, 160, 320, 32, 128, 128})
 h = module(h, "inception5b", {384, 192, 384, 48, 128, 128})
+-- the heads made before the classifier, so the parameters come in torchvision's order
+local aux1 = opts.aux ~= false and aux_head(at_4a, "aux1")
+local aux2 = opts.aux ~= false and aux_head(at_4d, "aux2")
 h = nn.Dropout(opts.dropout or 0.2)(nn.GlobalAvgPool2d()(h))
 local main = nn.Dense(classes, {activation = activation, kernel_initializer = init,
                                 bias_initializer = "torch_default"}):set_name("fc")(h)
 if opts.aux == false then return nn.Model{inputs = x, outputs = main, name = "googlenet"} end
-return nn.Model{inputs = x, outputs = {main = main, aux1 = aux_head(at_4a, "aux1"), aux2 = aux_head(at_4d, "aux2")},
-                aux = {"aux1", "aux2"}, name = "googlenet"}
+return nn.Model{inputs = x, outputs = {main = main, aux1 = aux1, aux2 = aux2}, aux = {"aux1", "aux2"}, name = "googlenet"}

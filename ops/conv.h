@@ -19,8 +19,12 @@
 #include "pool.h"
 #include "tensor.h"
 
+/* relu: forward writes max(0, conv + b) (NaN stays NaN) and backward takes that output to
+ * mask dy (ReLU fused into the convolution: one pass over the output fewer each way).
+ * algo: how to compute it; LC_CONV_AUTO picks by shape (tests force each). */
+enum { LC_CONV_AUTO = 0, LC_CONV_GEMM = 1, LC_CONV_DIRECT = 2 };
 typedef struct lc_conv2d_params {
-  int64_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups;
+  int64_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups, relu, algo;
 } lc_conv2d_params;
 
 /* floor((in + 2 pad - dilation (k - 1) - 1) / stride) + 1: the output size along one
@@ -35,23 +39,31 @@ int64_t lc_conv2d_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, i
 int lc_conv2d_output_size(int64_t C, int64_t H, int64_t W, const int64_t *wshape, const lc_conv2d_params *p,
                           int64_t *OH, int64_t *OW, lc_error *e);
 
+/* The algorithm a convolution of x with w runs: LC_CONV_DIRECT (conv_direct.h) for
+ * stride-1 ungrouped layers with few input taps on a CPU with AVX2, else LC_CONV_GEMM;
+ * p->algo forces one (a forced direct that cannot run is an error). */
+int lc_conv2d_algo(const lc_tensor *x, const lc_tensor *w, const lc_conv2d_params *p);
+
 /* All tensors contiguous; b may be NULL. `scratch` provides the column buffers, `pool`
  * (may be NULL) the threads: the batch is split over them, one single-threaded GEMM per
  * chunk of samples and group, or, with fewer samples than threads, each GEMM is split.
  *
  * cols (may be NULL) keeps the lowered input between forward and backward: forward fills
  * it, and backward, given the same cols right after the forward of the same x, skips
- * lowering x again. It must be contiguous with lc_conv2d_cols_numel() elements. */
+ * lowering x again. It must be contiguous with lc_conv2d_cols_numel() elements; that is 0
+ * when the direct algorithm runs, which needs no columns (cols is then ignored). */
 int64_t lc_conv2d_cols_numel(const lc_tensor *x, const lc_tensor *w, const lc_conv2d_params *p);
 int lc_conv2d_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, const lc_tensor *b,
                       const lc_conv2d_params *p, lc_tensor *cols, lc_allocator *scratch, lc_pool *pool, lc_error *e);
-/* dx may be NULL (no input gradient wanted), db may be NULL (no bias). */
-int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_tensor *dy, const lc_tensor *x,
+/* dx may be NULL (no input gradient wanted), db may be NULL (no bias). y is the forward's
+ * output, read only with p->relu (dy counts where y > 0). */
+int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_tensor *dy, const lc_tensor *y, const lc_tensor *x,
                        const lc_tensor *w, const lc_conv2d_params *p, const lc_tensor *cols, lc_allocator *scratch,
                        lc_pool *pool, lc_error *e);
 
 /* The direct seven-loop convolution and its gradients (double accumulators), for tests to
- * compare against. Same arguments, checks and accumulation rules as the fast kernels. */
+ * compare against. Same arguments, checks and accumulation rules as the fast kernels;
+ * the backward ignores p->relu (give it dy already masked). */
 int lc_conv2d_forward_reference(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, const lc_tensor *b,
                                 const lc_conv2d_params *p, lc_error *e);
 int lc_conv2d_backward_reference(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_tensor *dy,

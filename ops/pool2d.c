@@ -101,8 +101,8 @@ static int64_t argmax(const pool_job *j, const float *plane, int64_t oh, int64_t
 }
 
 /* The pooling of almost every CNN (2x2 windows, stride 2, no padding) gets its own
- * loop: the general window arithmetic cost ~100 instructions per output, a fifth of a
- * LeNet-5 training step. Same answer as argmax(): first maximum, first NaN. */
+ * loops (AVX2, below): the general window arithmetic costs ~100 instructions per output,
+ * and scalar selects mispredict; together a fifth of a LeNet-5 training step. */
 static int is_2x2(const pool_job *j) {
   const lc_pool2d_params *p = j->p;
   /* ceil mode on an odd size adds a clipped last window the fast loop would overrun */
@@ -110,45 +110,118 @@ static int is_2x2(const pool_job *j) {
          p->pad_w == 0 && 2 * j->OH <= j->H && 2 * j->OW <= j->W;
 }
 
-static inline int64_t argmax_2x2(const float *plane, int64_t W, int64_t oh, int64_t ow) {
-  int64_t i0 = 2 * oh * W + 2 * ow, cand[4] = {i0, i0 + 1, i0 + W, i0 + W + 1}, best = i0;
-  float m = plane[i0];
-  if (isnan(m)) return best;
-  for (int k = 1; k < 4; k++) {
-    float v = plane[cand[k]];
-    if (isnan(v)) return cand[k];
-    if (v > m) m = v, best = cand[k];
-  }
-  return best;
+/* The 2x2 fast path in AVX2: 8 windows of a row pair at once. Even and odd columns are
+ * split with shuffles, which leave the windows in the order 0 1 4 5 2 3 6 7; a 64-bit
+ * permute (its own inverse) maps the outputs and gradients to and from that order, and
+ * unpacklo/hi put the columns back. Same choices as the scalar loops: first maximum,
+ * first NaN. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define POOL_AVX2 1
+#define AVX2_INLINE static inline __attribute__((always_inline, target("avx2")))
+
+AVX2_INLINE __m256i first_lanes(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
+
+/* columns of n windows (2n floats) of row r, split into even and odd */
+AVX2_INLINE void load_cols(const float *r, int64_t n, __m256 *even, __m256 *odd) {
+  __m256 a, b;
+  if (n == 8) {
+    a = _mm256_loadu_ps(r), b = _mm256_loadu_ps(r + 8);
+  } else {
+    a = _mm256_maskload_ps(r, first_lanes(2 * n));
+    b = n > 4 ? _mm256_maskload_ps(r + 8, first_lanes(2 * n - 8)) : _mm256_setzero_ps();
+  }
+  *even = _mm256_shuffle_ps(a, b, 0x88), *odd = _mm256_shuffle_ps(a, b, 0xDD);
+}
+
+AVX2_INLINE __m256 swap_mid(__m256 v) { return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), 0xD8)); }
+
+/* lanes where candidate v replaces the maximum m so far: m is a number and v is larger or NaN */
+AVX2_INLINE __m256 takes(__m256 m, __m256 v) {
+  __m256 bigger = _mm256_or_ps(_mm256_cmp_ps(v, m, _CMP_GT_OQ), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  return _mm256_and_ps(_mm256_cmp_ps(m, m, _CMP_ORD_Q), bigger);
+}
+
+__attribute__((target("avx2"))) static void max2x2_rows(float *o, const float *r0, const float *r1, int64_t OW) {
+  for (int64_t w = 0; w < OW; w += 8) {
+    int64_t n = OW - w < 8 ? OW - w : 8;
+    __m256 e0, o0, e1, o1;
+    load_cols(r0 + 2 * w, n, &e0, &o0);
+    load_cols(r1 + 2 * w, n, &e1, &o1);
+    __m256 m = e0;
+    m = _mm256_blendv_ps(m, o0, takes(m, o0));
+    m = _mm256_blendv_ps(m, e1, takes(m, e1));
+    m = _mm256_blendv_ps(m, o1, takes(m, o1));
+    m = swap_mid(m);
+    if (n == 8) _mm256_storeu_ps(o + w, m);
+    else _mm256_maskstore_ps(o + w, first_lanes(n), m);
+  }
+}
+
+AVX2_INLINE void store_cols(float *d, int64_t n, __m256 even, __m256 odd) {
+  __m256 a = _mm256_unpacklo_ps(even, odd), b = _mm256_unpackhi_ps(even, odd);
+  if (n == 8) {
+    _mm256_storeu_ps(d, a), _mm256_storeu_ps(d + 8, b);
+  } else {
+    _mm256_maskstore_ps(d, first_lanes(2 * n), a);
+    if (n > 4) _mm256_maskstore_ps(d + 8, first_lanes(2 * n - 8), b);
+  }
+}
+
+__attribute__((target("avx2"))) static void max2x2_back_rows(float *d0, float *d1, const float *r0, const float *r1,
+                                                             const float *g, int64_t OW) {
+  for (int64_t w = 0; w < OW; w += 8) {
+    int64_t n = OW - w < 8 ? OW - w : 8;
+    __m256 e0, o0, e1, o1;
+    load_cols(r0 + 2 * w, n, &e0, &o0);
+    load_cols(r1 + 2 * w, n, &e1, &o1);
+    /* s0..s3: which of the four places holds the window's maximum */
+    __m256 m = e0, s0 = _mm256_castsi256_ps(_mm256_set1_epi32(-1)), t;
+    t = takes(m, o0), m = _mm256_blendv_ps(m, o0, t);
+    __m256 s1 = t;
+    s0 = _mm256_andnot_ps(t, s0);
+    t = takes(m, e1), m = _mm256_blendv_ps(m, e1, t);
+    __m256 s2 = t;
+    s0 = _mm256_andnot_ps(t, s0), s1 = _mm256_andnot_ps(t, s1);
+    t = takes(m, o1);
+    __m256 s3 = t;
+    s0 = _mm256_andnot_ps(t, s0), s1 = _mm256_andnot_ps(t, s1), s2 = _mm256_andnot_ps(t, s2);
+    __m256 gv = n == 8 ? _mm256_loadu_ps(g + w) : _mm256_maskload_ps(g + w, first_lanes(n));
+    gv = swap_mid(gv);
+    store_cols(d0 + 2 * w, n, _mm256_and_ps(gv, s0), _mm256_and_ps(gv, s1));
+    store_cols(d1 + 2 * w, n, _mm256_and_ps(gv, s2), _mm256_and_ps(gv, s3));
+  }
+}
+
+static int pool_avx2(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+}
+#else
+#define POOL_AVX2 0
+#endif
 
 static void max_forward_part(void *ctx, int part, int nparts) {
   const pool_job *j = ctx;
   long long b, e;
   lc_split_range(j->planes, nparts, part, 1, &b, &e);
-  int fast = is_2x2(j);
+#if POOL_AVX2
+  if (is_2x2(j) && pool_avx2()) {
+    for (int64_t n = b; n < e; n++)
+      for (int64_t oh = 0; oh < j->OH; oh++) {
+        const float *r0 = j->x + (n * j->H + 2 * oh) * j->W;
+        max2x2_rows(j->y + (n * j->OH + oh) * j->OW, r0, r0 + j->W, j->OW);
+      }
+    return;
+  }
+#endif
   for (int64_t n = b; n < e; n++) {
     const float *plane = j->x + n * j->H * j->W;
     float *out = j->y + n * j->OH * j->OW;
-    for (int64_t oh = 0; oh < j->OH; oh++) {
-      if (fast) {
-        /* the value alone needs no index: selects, no branches; a NaN anywhere wins, since
-         * neither test replaces a NaN maximum and a NaN candidate always replaces */
-        const float *r0 = plane + 2 * oh * j->W, *r1 = r0 + j->W;
-        float *o = out + oh * j->OW;
-        for (int64_t ow = 0; ow < j->OW; ow++) {
-          float m = r0[2 * ow], v = r0[2 * ow + 1];
-          m = v > m || v != v ? v : m;
-          v = r1[2 * ow];
-          m = v > m || v != v ? v : m;
-          v = r1[2 * ow + 1];
-          m = v > m || v != v ? v : m;
-          o[ow] = m;
-        }
-        continue;
-      }
+    for (int64_t oh = 0; oh < j->OH; oh++)
       for (int64_t ow = 0; ow < j->OW; ow++) out[oh * j->OW + ow] = plane[argmax(j, plane, oh, ow)];
-    }
   }
 }
 
@@ -156,14 +229,30 @@ static void max_backward_part(void *ctx, int part, int nparts) {
   const pool_job *j = ctx;
   long long b, e;
   lc_split_range(j->planes, nparts, part, 1, &b, &e);
-  int fast = is_2x2(j);
+#if POOL_AVX2
+  int fast = is_2x2(j) && pool_avx2();
+#endif
   for (int64_t n = b; n < e; n++) {
     const float *plane = j->x + n * j->H * j->W, *g = j->dy + n * j->OH * j->OW;
     float *d = j->dx + n * j->H * j->W;
+#if POOL_AVX2
+    if (fast) {
+      /* the windows tile the plane: each writes its four gradients (dy at the maximum,
+       * zeros elsewhere), no memset and no scatter; an odd last row or column belongs to
+       * no window */
+      for (int64_t oh = 0; oh < j->OH; oh++) {
+        const float *r0 = plane + 2 * oh * j->W;
+        float *d0 = d + 2 * oh * j->W;
+        max2x2_back_rows(d0, d0 + j->W, r0, r0 + j->W, g + oh * j->OW, j->OW);
+        if (j->W > 2 * j->OW) d0[j->W - 1] = 0.0f, d0[2 * j->W - 1] = 0.0f;
+      }
+      if (j->H > 2 * j->OH) memset(d + (j->H - 1) * j->W, 0, sizeof(float) * (size_t)j->W);
+      continue;
+    }
+#endif
     memset(d, 0, sizeof(float) * (size_t)(j->H * j->W));
     for (int64_t oh = 0; oh < j->OH; oh++)
-      for (int64_t ow = 0; ow < j->OW; ow++)
-        d[fast ? argmax_2x2(plane, j->W, oh, ow) : argmax(j, plane, oh, ow)] += g[oh * j->OW + ow];
+      for (int64_t ow = 0; ow < j->OW; ow++) d[argmax(j, plane, oh, ow)] += g[oh * j->OW + ow];
   }
 }
 

@@ -1,6 +1,7 @@
 /* The CNN kernels for Lua, as T.kernels.*: convolution, pooling and batch norm.
  * Hyper-parameters travel as arrays of integers, in the order of the C structs:
- *   conv   {stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups}
+ *   conv   {stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups[, relu[, algo]]}
+ *          relu 1 fuses a ReLU; algo 0 auto, 1 GEMM, 2 direct (conv.h)
  *   pool   {kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w[, ceil_mode, exclude_pad]}
  *          (the last two 0 or 1, 0 when left out)
  * Outputs are passed in (buffers the layers own and reuse). */
@@ -25,9 +26,14 @@ static void check_ints(lua_State *L, int idx, int n, int64_t *out, const char *w
 }
 
 static lc_conv2d_params conv_params(lua_State *L, int idx) {
-  int64_t v[7];
-  check_ints(L, idx, 7, v, "conv2d");
-  lc_conv2d_params p = {v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+  int64_t v[9] = {0};
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_Integer n = luaL_len(L, idx);
+  if (n > 9) luaL_error(L, "conv2d: expected 7 to 9 parameters, got %d", (int)n);
+  if (n < 7) n = 7;  /* a missing one is named by check_ints */
+  check_ints(L, idx, (int)n, v, "conv2d");
+  lc_conv2d_params p = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] != 0, v[8]};
+  if (p.algo < LC_CONV_AUTO || p.algo > LC_CONV_DIRECT) luaL_error(L, "conv2d: algo must be 0, 1 or 2, got %d", (int)p.algo);
   return p;
 }
 
@@ -51,14 +57,15 @@ static int k_conv2d_forward(lua_State *L) {
   return 0;
 }
 
-/* conv2d_backward(dx|nil, dw, db|nil, dy, x, w, params[, cols]): cols from the forward of this x */
+/* conv2d_backward(dx|nil, dw, db|nil, dy, x, w, params[, cols[, y]]): cols from the forward
+ * of this x; y its output, for a fused ReLU */
 static int k_conv2d_backward(lua_State *L) {
   lc_tensor *dx = opttensor(L, 1), *dw = lc_checktensor(L, 2), *db = opttensor(L, 3);
   lc_tensor *dy = lc_checktensor(L, 4), *x = lc_checktensor(L, 5), *w = lc_checktensor(L, 6);
   lc_conv2d_params p = conv_params(L, 7);
-  lc_tensor *cols = opttensor(L, 8);
+  lc_tensor *cols = opttensor(L, 8), *y = opttensor(L, 9);
   lc_error e;
-  if (lc_conv2d_backward(dx, dw, db, dy, x, w, &p, cols, lc_ctx_of(L)->alloc, lc_ctx_of(L)->pool, &e))
+  if (lc_conv2d_backward(dx, dw, db, dy, y, x, w, &p, cols, lc_ctx_of(L)->alloc, lc_ctx_of(L)->pool, &e))
     return lc_raise(L, &e);
   return 0;
 }

@@ -110,6 +110,10 @@ function Conv2d:__init(in_channels, out_channels, kernel_size, opts)
   self.params_c = {self.stride[1], self.stride[2], self.padding[1], self.padding[2], self.dilation[1],
                    self.dilation[2], self.groups}
   self.activation = Dense.check_activation(opts.activation or "linear", what)
+  -- a ReLU runs inside the convolution kernel (one pass less over the output each way)
+  self.fused_relu = self.activation == "relu"
+  self.params_run = {table.unpack(self.params_c)}
+  self.params_run[8] = self.fused_relu and 1 or 0
   self.alpha = opts.alpha or (self.activation == "leaky_relu" and 0.3 or self.activation == "elu" and 1.0 or 0)
   self.use_bias = opts.bias ~= false and opts.use_bias ~= false
   self.kernel_initializer = init.check(opts.kernel_initializer or "torch_default", what)
@@ -186,11 +190,14 @@ function Conv2d:forward(x)
   -- in training, keep the lowered input (im2col's columns) for backward, which would
   -- otherwise lower the same input again
   local cols = nil
-  if self.training then cols = self:buffer("cols", K.conv2d_cols_numel(xin, self.weight, self.params_c)) end
-  K.conv2d_forward(z, xin, self.weight, self.bias, self.params_c, cols)
+  if self.training then
+    local ncols = K.conv2d_cols_numel(xin, self.weight, self.params_run)
+    if ncols > 0 then cols = self:buffer("cols", ncols) end
+  end
+  K.conv2d_forward(z, xin, self.weight, self.bias, self.params_run, cols)
   self._cols_of = cols and xin or nil
   local y = z
-  if self.activation ~= "linear" then
+  if self.activation ~= "linear" and not self.fused_relu then
     y = self:buffer("y", n, out[1], out[2], out[3])
     K.act_forward(self.activation, y, z, self.alpha)
   end
@@ -198,7 +205,9 @@ function Conv2d:forward(x)
   return y
 end
 
+-- The output before the activation (nil when a ReLU is fused: it is never stored).
 function Conv2d:preactivation()
+  if self.fused_relu then return nil end
   return self._buffers.z
 end
 
@@ -207,7 +216,10 @@ function Conv2d:backward(x, dy, from_preactivation)
   local z = self._buffers.z
   if not dy:is_contiguous() then dy = dy:contiguous() end
   local dz = dy
-  if self.activation ~= "linear" and not from_preactivation then
+  if self.fused_relu and from_preactivation then
+    error(self:describe() .. ": a fused ReLU keeps no pre-activation to start backward from", 2)
+  end
+  if self.activation ~= "linear" and not self.fused_relu and not from_preactivation then
     dz = self:buffer("dz", table.unpack(z:size()))
     K.act_backward(self.activation, dz, dy, z, self._buffers.y, self.alpha)
   end
@@ -216,7 +228,8 @@ function Conv2d:backward(x, dy, from_preactivation)
     dx = self:buffer("dxin", table.unpack(xin:size()))
   end
   local cols = self._cols_of == xin and self._buffers.cols or nil
-  K.conv2d_backward(dx, self.grad_weight, self.grad_bias, dz, xin, self.weight, self.params_c, cols)
+  K.conv2d_backward(dx, self.grad_weight, self.grad_bias, dz, xin, self.weight, self.params_run, cols,
+                    self.fused_relu and z or nil)
   if dx and self.extra_pad then
     local d = self:buffer("dx", table.unpack(x:size()))
     d:copy(dx:narrow(3, 1, x:size(3)):narrow(4, 1, x:size(4)))

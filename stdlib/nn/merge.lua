@@ -95,8 +95,8 @@ function Concat:output_shape(shapes, sources)
       if k ~= d and s[k] ~= first[k] then ok = false end
     end
     if not ok then
-      error(string.format("%s: cannot join %s and %s: all sizes but dim %d must agree (input %d and input 1)",
-                          self:describe(), named(s, sources, i), named(first, sources, 1), self.dim, i), 0)
+      error(string.format("%s: cannot join input 1 %s and input %d %s: all sizes but dim %d must agree",
+                          self:describe(), named(first, sources, 1), i, named(s, sources, i), self.dim), 0)
     end
     out[d] = out[d] + s[d]
   end
@@ -158,8 +158,8 @@ function Add:output_shape(shapes, sources)
   check_list(self, shapes, 1)
   for i = 2, #shapes do
     if not shape.equal(shapes[i], shapes[1]) then
-      error(string.format("%s: cannot add %s and %s: shapes differ (input %d and input 1)", self:describe(),
-                          named(shapes[i], sources, i), named(shapes[1], sources, 1), i), 0)
+      error(string.format("%s: cannot add input 1 %s and input %d %s: shapes differ", self:describe(),
+                          named(shapes[1], sources, 1), i, named(shapes[i], sources, i)), 0)
     end
   end
   return shape.copy(shapes[1])

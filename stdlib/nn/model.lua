@@ -519,19 +519,35 @@ function Model:output_shape(in_shape)
   return shape.copy(self.output_list[1].node.shape)
 end
 
--- The summary's visit protocol (nn/summary.lua): the nodes in order, each handed the nodes
--- of its inputs, under the path of its parameters ("layer1.2.conv1"); aux heads included.
--- The model's node is its main output's.
+-- The summary's visit protocol (nn/summary.lua): each node handed the nodes of its inputs,
+-- under the path of its parameters ("layer1.2.conv1"). What evaluation runs comes first, in
+-- order, then the training-only heads (still a topological order: they hang off the trunk),
+-- their rows marked training_only. The model's node is its main output's.
 function Model:visit(v, inputs, path)
   v:enter(self, inputs, path)
   local nodes = {}
   for i = 1, self.num_inputs do nodes[i] = inputs[i] end
   local key = {}
   for i, layer in ipairs(self.layers) do key[layer] = layer.name or tostring(i) end
-  for _, st in ipairs(self.steps) do
+  local function visit(st)
     local ins = {}
     for j, a in ipairs(st.args) do ins[j] = nodes[a] end
     nodes[st.slot] = st.layer:visit(v, ins, path == "" and key[st.layer] or (path .. "." .. key[st.layer]))
+  end
+  local evaluated = {}
+  for _, st in ipairs(self._eval.steps) do
+    evaluated[st] = true
+    visit(st)
+  end
+  for _, st in ipairs(self.steps) do
+    if not evaluated[st] then
+      local first = v.rows and #v.rows + 1
+      visit(st)
+      if first and v.rows[first] then
+        v.rows[first].name = v.rows[first].name .. " (training only)"
+        for i = first, #v.rows do v.rows[i].training_only = true end
+      end
+    end
   end
   return v:leave(self, nodes[self.output_list[1].slot], path)
 end

@@ -193,7 +193,10 @@ end
 function Visitor:enter(container, inputs, path)
   if path ~= "" then
     local name = container:describe()
-    if type(container.name) == "string" then name = container.name .. ": " .. name end
+    -- a name the description already shows (Model(layer1)) is not repeated
+    if type(container.name) == "string" and not name:find(container.name, 1, true) then
+      name = container.name .. ": " .. name
+    end
     self.rows[#self.rows + 1] = {path = path, depth = self.depth, name = name, container = true,
                                  first = #self.rows + 2}
     self.depth = self.depth + 1
@@ -339,7 +342,7 @@ function Module:summary(opts)
       -- behind a classifier the output sees everything: the last feature map says more
       local last
       for _, r in ipairs(rows) do
-        if not r.container and #r.node.shape == 3 and r.node.rf ~= "global" then last = r end
+        if not r.container and not r.training_only and #r.node.shape == 3 and r.node.rf ~= "global" then last = r end
       end
       add("Receptive field of the output: global (every output sees the whole input)")
       if last then

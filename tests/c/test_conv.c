@@ -1,10 +1,11 @@
 /* The CNN kernels against their direct loops: convolution (im2col + GEMM, the pointwise
- * path, the batch split over threads) over a grid of kernel, stride, padding, dilation
+ * path, the batch split over threads, the direct AVX2 kernels, a fused ReLU) over a grid of kernel, stride, padding, dilation
  * and groups, forward and backward; pooling and batch norm against naive loops written
  * here; and every error path. */
 #include "batchnorm.h"
 #include "check.h"
 #include "conv.h"
+#include "conv_direct.h"
 #include "pool.h"
 #include "pool2d.h"
 
@@ -57,33 +58,41 @@ static void conv_compare(const conv_case *k, lc_pool *pool, int bias, int want_d
            (long long)k->N, (long long)k->C, (long long)k->H, (long long)k->W, (long long)k->O, (long long)k->KH,
            (long long)k->KW, (long long)p->stride_h, (long long)p->stride_w, (long long)p->pad_h, (long long)p->pad_w,
            (long long)p->dilation_h, (long long)p->dilation_w, (long long)p->groups, bias, lc_pool_threads(pool));
+  snprintf(what + strlen(what), sizeof what - strlen(what), " relu%d algo%d", (int)p->relu, (int)p->algo);
   CHECK_OK(lc_conv2d_forward(&y, &x, &w, bias ? &b : NULL, p, NULL, A, pool, &e), e);
   CHECK_OK(lc_conv2d_forward_reference(&yr, &x, &w, bias ? &b : NULL, p, &e), e);
   CHECK(max_diff(&y, &yr) < 1e-5, "%s: forward differs by %g", what, max_diff(&y, &yr));
 
-  /* backward: dw and db start from nonzero values, which both kernels must add to */
-  lc_tensor dy = tensor4(k->N, k->O, OH, OW, -1, 1);
+  /* backward: dw and db start from nonzero values, which both kernels must add to; the
+   * reference takes dy masked as a fused ReLU masks it */
+  lc_tensor dy = tensor4(k->N, k->O, OH, OW, -1, 1), dym = copy_of(&dy);
+  if (p->relu)
+    for (int64_t i = 0; i < lc_numel(&dy); i++) dym.data[i] = yr.data[i] > 0 ? dy.data[i] : 0.0f;
   lc_tensor dw = tensor4(k->O, k->C / p->groups, k->KH, k->KW, -1, 1), dwr = copy_of(&dw);
   lc_tensor db = tensor1(k->O, -1, 1), dbr = copy_of(&db);
   lc_tensor dx = tensor4(k->N, k->C, k->H, k->W, 5, 6), dxr = tensor4(k->N, k->C, k->H, k->W, -6, -5);
-  CHECK_OK(lc_conv2d_backward(want_dx ? &dx : NULL, &dw, bias ? &db : NULL, &dy, &x, &w, p, NULL, A, pool, &e), e);
-  CHECK_OK(lc_conv2d_backward_reference(want_dx ? &dxr : NULL, &dwr, bias ? &dbr : NULL, &dy, &x, &w, p, &e), e);
+  CHECK_OK(lc_conv2d_backward(want_dx ? &dx : NULL, &dw, bias ? &db : NULL, &dy, &y, &x, &w, p, NULL, A, pool, &e), e);
+  CHECK_OK(lc_conv2d_backward_reference(want_dx ? &dxr : NULL, &dwr, bias ? &dbr : NULL, &dym, &x, &w, p, &e), e);
   CHECK(max_diff(&dw, &dwr) < 1e-4, "%s: dw differs by %g", what, max_diff(&dw, &dwr));
   if (bias) CHECK(max_diff(&db, &dbr) < 1e-5, "%s: db differs by %g", what, max_diff(&db, &dbr));
-  if (want_dx) CHECK(max_diff(&dx, &dxr) < 1e-5, "%s: dx differs by %g", what, max_diff(&dx, &dxr));
+  if (want_dx) CHECK(max_diff(&dx, &dxr) < 5e-5, "%s: dx differs by %g", what, max_diff(&dx, &dxr));
 
   /* again with the columns kept from forward to backward: the same results */
   int64_t ncols = lc_conv2d_cols_numel(&x, &w, p);
-  lc_tensor cols = tensor1(ncols, 0, 1), y2 = tensor4(k->N, k->O, OH, OW, 0, 1);
+  CHECK(ncols == (lc_conv2d_algo(&x, &w, p) == LC_CONV_DIRECT ? 0 : k->N * k->C * k->KH * k->KW * OH * OW),
+        "%s: %lld kept columns", what, (long long)ncols);
+  lc_tensor cols = tensor1(ncols > 0 ? ncols : 1, 0, 1), y2 = tensor4(k->N, k->O, OH, OW, 0, 1);
   lc_tensor dw2 = copy_of(&dw), db2 = copy_of(&db), dx2 = tensor4(k->N, k->C, k->H, k->W, 5, 6);
   lc_tensor dw2r = copy_of(&dw), db2r = copy_of(&db), dx2r = tensor4(k->N, k->C, k->H, k->W, 5, 6);
+  if (ncols == 0) cols.shape[0] = 0;
   CHECK_OK(lc_conv2d_forward(&y2, &x, &w, bias ? &b : NULL, p, &cols, A, pool, &e), e);
   CHECK(max_diff(&y2, &yr) < 1e-5, "%s: forward keeping columns differs by %g", what, max_diff(&y2, &yr));
-  CHECK_OK(lc_conv2d_backward(want_dx ? &dx2 : NULL, &dw2, bias ? &db2 : NULL, &dy, &x, &w, p, &cols, A, pool, &e), e);
-  CHECK_OK(lc_conv2d_backward(want_dx ? &dx2r : NULL, &dw2r, bias ? &db2r : NULL, &dy, &x, &w, p, NULL, A, pool, &e), e);
+  CHECK_OK(lc_conv2d_backward(want_dx ? &dx2 : NULL, &dw2, bias ? &db2 : NULL, &dy, &y2, &x, &w, p, &cols, A, pool, &e), e);
+  CHECK_OK(lc_conv2d_backward(want_dx ? &dx2r : NULL, &dw2r, bias ? &db2r : NULL, &dy, &y, &x, &w, p, NULL, A, pool, &e), e);
   CHECK(max_diff(&dw2, &dw2r) < 1e-4, "%s: dw from kept columns differs by %g", what, max_diff(&dw2, &dw2r));
   if (want_dx) CHECK(max_diff(&dx2, &dx2r) < 1e-5, "%s: dx from kept columns differs by %g", what, max_diff(&dx2, &dx2r));
-  lc_tensor *more[] = {&cols, &y2, &dw2, &db2, &dx2, &dw2r, &db2r, &dx2r};
+  cols.shape[0] = ncols > 0 ? ncols : 1;
+  lc_tensor *more[] = {&dym, &cols, &y2, &dw2, &db2, &dx2, &dw2r, &db2r, &dx2r};
   for (size_t i = 0; i < sizeof more / sizeof more[0]; i++) lc_tensor_release(more[i]);
   lc_tensor *all[] = {&x, &w, &b, &y, &yr, &dy, &dw, &dwr, &db, &dbr, &dx, &dxr};
   for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) lc_tensor_release(all[i]);
@@ -95,7 +104,7 @@ static void conv_by_hand(void) {
   lc_tensor x = tensor4(1, 1, 3, 3, 0, 1), w = tensor4(1, 1, 2, 2, 0, 1), y = tensor4(1, 1, 2, 2, 0, 1);
   for (int i = 0; i < 9; i++) x.data[i] = (float)(i + 1);
   for (int i = 0; i < 4; i++) w.data[i] = 1;
-  lc_conv2d_params p = {1, 1, 0, 0, 1, 1, 1};
+  lc_conv2d_params p = {1, 1, 0, 0, 1, 1, 1, 0, 0};
   float want[4] = {12, 16, 24, 28};
   CHECK_OK(lc_conv2d_forward_reference(&y, &x, &w, NULL, &p, &e), e);
   for (int i = 0; i < 4; i++) CHECK(y.data[i] == want[i], "reference by hand: y[%d] = %g, want %g", i, y.data[i], want[i]);
@@ -119,21 +128,79 @@ static void conv_grid(lc_pool *pool) {
             conv_case k = {.N = 1 + (int64_t)((ki + si + gi) % 3) * 2, .C = 4, .H = 9, .W = 8, .O = 4,
                            .KH = kernels[ki][0], .KW = kernels[ki][1]};
             k.p = (lc_conv2d_params){strides[si][0], strides[si][1], pads[pi][0], pads[pi][1], dils[di][0],
-                                     dils[di][1], groups[gi]};
+                                     dils[di][1], groups[gi], 0, 0};
             if (gi == 2) k.O = 8;
             int64_t OH = lc_conv2d_out_size(k.H, k.KH, k.p.stride_h, k.p.pad_h, k.p.dilation_h);
             int64_t OW = lc_conv2d_out_size(k.W, k.KW, k.p.stride_w, k.p.pad_w, k.p.dilation_w);
             if (OH < 1 || OW < 1) continue;
+            k.p.relu = (ki + pi) % 2;
             conv_compare(&k, pool, (int)((si + di) % 2 == 0), (int)(pi != 1 || gi != 0));
             cases++;
+            /* each algorithm that can run the case, forced */
+            lc_tensor x = tensor4(k.N, k.C, k.H, k.W, 0, 1), w = tensor4(k.O, k.C / k.p.groups, k.KH, k.KW, 0, 1);
+            for (int64_t algo = LC_CONV_GEMM; algo <= LC_CONV_DIRECT; algo++) {
+              k.p.algo = algo;
+              if (lc_conv2d_algo(&x, &w, &k.p) == algo) conv_compare(&k, pool, (int)(gi % 2 == 0), 1), cases++;
+            }
+            lc_tensor_release(&x), lc_tensor_release(&w);
           }
-  CHECK(cases > 200, "the grid ran %d cases", cases);
+  CHECK(cases > 300, "the grid ran %d cases", cases);
+}
+
+/* The direct kernels' tiles: row widths around the tile sizes (4, 6, 8, 12 pixels and the
+ * columns past the row's end), channel counts around the 8- and 16-channel slabs, kernel
+ * rows wider than the weight tile's 5 and 8 taps, and LeNet's two layers. */
+static void conv_direct_shapes(lc_pool *pool) {
+  lc_error e;
+  static const int64_t widths[] = {1, 3, 5, 7, 10, 13, 14, 28};
+  static const int64_t outs[] = {1, 6, 8, 9, 16, 17, 40};
+  static const int64_t ks[][2] = {{1, 1}, {3, 3}, {5, 5}, {2, 9}};
+  /* 8 and 16 input channels with 'same' padding take the direct input gradient, fewer the GEMM one */
+  static const int64_t chans[] = {1, 3, 8, 16};
+  int cases = 0;
+  if (!lc_direct_available()) return;
+  for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++)
+    for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++)
+      for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
+        conv_case k = {.N = 1 + (int64_t)(wi + oi) % 3, .C = chans[(oi + ki) % 4], .H = 4 + (int64_t)wi % 3,
+                       .W = widths[wi], .O = outs[oi], .KH = ks[ki][0], .KW = ks[ki][1]};
+        k.p = (lc_conv2d_params){1, 1, (k.KH - 1) / 2, (k.KW - 1) / 2, 1, 1, 1, (int64_t)(wi + ki) % 2, LC_CONV_DIRECT};
+        if (k.W + 2 * k.p.pad_w < k.KW || k.H + 2 * k.p.pad_h < k.KH) continue;
+        conv_compare(&k, pool, (int)(oi % 2), (int)(ki % 2 == 0 || wi % 2));
+        cases++;
+      }
+  conv_case lenet1 = {.N = 5, .C = 1, .H = 28, .W = 28, .O = 6, .KH = 5, .KW = 5, .p = {1, 1, 2, 2, 1, 1, 1, 1, 0}};
+  conv_case lenet2 = {.N = 5, .C = 6, .H = 14, .W = 14, .O = 16, .KH = 5, .KW = 5, .p = {1, 1, 0, 0, 1, 1, 1, 1, 0}};
+  lc_tensor x = tensor4(1, 1, 28, 28, 0, 1), w = tensor4(6, 1, 5, 5, 0, 1);
+  CHECK(lc_conv2d_algo(&x, &w, &lenet1.p) == LC_CONV_DIRECT, "LeNet's first layer runs direct");
+  lc_tensor_release(&x), lc_tensor_release(&w);
+  conv_compare(&lenet1, pool, 1, 0);
+  conv_compare(&lenet2, pool, 1, 1);
+  /* a fused ReLU keeps a NaN a NaN in every algorithm (as T.relu does) */
+  for (int64_t algo = LC_CONV_GEMM; algo <= LC_CONV_DIRECT; algo++) {
+    lc_tensor xn = tensor4(2, 1, 6, 6, 0, 1), wn = tensor4(8, 1, 3, 3, -1, 1), yn = tensor4(2, 8, 6, 6, 0, 1);
+    lc_conv2d_params pn = {1, 1, 1, 1, 1, 1, 1, 1, algo};
+    xn.data[7] = NAN;
+    CHECK_OK(lc_conv2d_forward(&yn, &xn, &wn, NULL, &pn, NULL, A, pool, &e), e);
+    int64_t nans = 0, negs = 0;
+    for (int64_t i = 0; i < lc_numel(&yn); i++) nans += isnan(yn.data[i]), negs += yn.data[i] < 0;
+    /* input (1,1) of sample 0 reaches a 3x3 block of outputs in each of 8 channels */
+    CHECK(nans == 8 * 9 && negs == 0, "fused ReLU, algo %d: %lld NaN outputs (want 72), %lld negative", (int)algo,
+          (long long)nans, (long long)negs);
+    lc_tensor_release(&xn), lc_tensor_release(&wn), lc_tensor_release(&yn);
+  }
+  /* a forced direct convolution it cannot run is an error */
+  lc_tensor x2 = tensor4(1, 2, 6, 6, 0, 1), w2 = tensor4(2, 2, 3, 3, 0, 1), y2 = tensor4(1, 2, 2, 2, 0, 1);
+  lc_conv2d_params s2 = {2, 2, 0, 0, 1, 1, 1, 0, LC_CONV_DIRECT};
+  CHECK_FAILS(lc_conv2d_forward(&y2, &x2, &w2, NULL, &s2, NULL, A, NULL, &e), e, "direct algorithm needs stride 1");
+  lc_tensor_release(&x2), lc_tensor_release(&w2), lc_tensor_release(&y2);
+  CHECK(cases > 150, "the direct grid ran %d cases", cases);
 }
 
 static void conv_errors(void) {
   lc_error e;
   lc_tensor x = tensor4(2, 3, 6, 6, -1, 1), w = tensor4(4, 3, 3, 3, -1, 1), y = tensor4(2, 4, 4, 4, 0, 1);
-  lc_conv2d_params ok = {1, 1, 0, 0, 1, 1, 1}, p;
+  lc_conv2d_params ok = {1, 1, 0, 0, 1, 1, 1, 0, 0}, p;
   int64_t OH, OW;
   CHECK_OK(lc_conv2d_forward(&y, &x, &w, NULL, &ok, NULL, A, NULL, &e), e);
   p = ok, p.stride_h = 0;
@@ -166,7 +233,11 @@ static void conv_errors(void) {
   lc_view_transpose(&xt, 2, 3, &e);
   CHECK_FAILS(lc_conv2d_forward(&y, &xt, &w, NULL, &ok, NULL, A, NULL, &e), e, "input must be contiguous");
   lc_tensor dw = tensor4(4, 3, 3, 2, 0, 1);
-  CHECK_FAILS(lc_conv2d_backward(NULL, &dw, NULL, &y, &x, &w, &ok, NULL, A, NULL, &e), e, "weight gradient has shape");
+  CHECK_FAILS(lc_conv2d_backward(NULL, &dw, NULL, &y, NULL, &x, &w, &ok, NULL, A, NULL, &e), e, "weight gradient has shape");
+  p = ok, p.relu = 1;
+  lc_tensor dw3 = tensor4(4, 3, 3, 3, 0, 1);
+  CHECK_FAILS(lc_conv2d_backward(NULL, &dw3, NULL, &y, NULL, &x, &w, &p, NULL, A, NULL, &e), e, "fused ReLU needs the forward's output");
+  lc_tensor_release(&dw3);
   lc_tensor x3 = x;
   x3.ndim = 3;
   CHECK_FAILS(lc_conv2d_forward(&y, &x3, &w, NULL, &ok, NULL, A, NULL, &e), e, "expected 4 dims [N,C,H,W]");
@@ -265,6 +336,11 @@ static void pool_tests(lc_pool *pool) {
     pool_case(16, 8, 20, 20, cases[i], pool);
     pool_case(1, 2, 2, 3, cases[i], NULL);
   }
+  /* the 2x2 vector loops: 8 windows at a time, rows of 7 and 14 (and odd sizes) leave 1-7 */
+  lc_pool2d_params two = {2, 2, 2, 2, 0, 0, 0, 0};
+  pool_case(3, 2, 11, 14, two, NULL);
+  pool_case(2, 3, 28, 28, two, pool);
+  pool_case(1, 2, 6, 31, two, NULL);
   /* ceil mode: 2x2/2 over 5 gives 3 (the last window holds one row); a window that would
    * start in the right padding is dropped: 3/2 pad 1 over 6 gives 4, over 5 gives 3 */
   CHECK(lc_pool_out_size(5, 2, 2, 0, 0) == 2 && lc_pool_out_size(5, 2, 2, 0, 1) == 3, "2x2/2 over 5");
@@ -284,14 +360,25 @@ static void pool_tests(lc_pool *pool) {
   {
     lc_pool2d_params q = {2, 2, 2, 2, 0, 0, 0, 0};
     lc_tensor x4 = tensor4(1, 1, 4, 4, -1, 1), y4 = tensor4(1, 1, 2, 2, 0, 1);
+    lc_tensor dx4 = tensor4(1, 1, 4, 4, 5, 6), dy4 = tensor4(1, 1, 2, 2, 0, 1);
     for (int k = 0; k < 4; k++) {
       for (int i = 0; i < 16; i++) x4.data[i] = (float)i;
       x4.data[(k / 2) * 4 + (k % 2)] = NAN;  /* window (1,1), place k */
       CHECK_OK(lc_maxpool2d_forward(&y4, &x4, &q, NULL, &e), e);
       CHECK(isnan(y4.data[0]) && y4.data[1] == 7 && y4.data[2] == 13 && y4.data[3] == 15,
             "2x2 fast path: NaN at place %d gives %g %g %g %g", k, y4.data[0], y4.data[1], y4.data[2], y4.data[3]);
+      /* backward sends the gradient to the (first) NaN; a second NaN after it gets none */
+      if (k < 3) x4.data[((k + 1) / 2) * 4 + ((k + 1) % 2)] = NAN;
+      for (int i = 0; i < 4; i++) dy4.data[i] = (float)(i + 1);
+      CHECK_OK(lc_maxpool2d_backward(&dx4, &dy4, &x4, &q, NULL, &e), e);
+      for (int i = 0; i < 4; i++) {
+        float want = i == k ? 1.0f : 0.0f;
+        float got = dx4.data[(i / 2) * 4 + (i % 2)];
+        CHECK(got == want, "2x2 fast path backward: NaN at place %d, gradient %g at place %d", k, got, i);
+      }
+      CHECK(dx4.data[15] == 4 && dx4.data[7] == 2 && dx4.data[3] == 0, "2x2 fast path backward: other windows %g %g", dx4.data[15], dx4.data[7]);
     }
-    lc_tensor_release(&x4), lc_tensor_release(&y4);
+    lc_tensor_release(&x4), lc_tensor_release(&y4), lc_tensor_release(&dx4), lc_tensor_release(&dy4);
   }
   /* errors */
   int64_t OH, OW;
@@ -461,8 +548,10 @@ int main(void) {
   conv_grid(NULL);
   lc_pool *pool = lc_pool_new(3);
   conv_grid(pool);
+  conv_direct_shapes(NULL);
+  conv_direct_shapes(pool);
   /* a batch larger than the threads (split over samples) and smaller (split GEMMs) */
-  conv_case big = {.N = 7, .C = 6, .H = 14, .W = 14, .O = 16, .KH = 5, .KW = 5, .p = {1, 1, 2, 2, 1, 1, 1}};
+  conv_case big = {.N = 7, .C = 6, .H = 14, .W = 14, .O = 16, .KH = 5, .KW = 5, .p = {1, 1, 2, 2, 1, 1, 1, 0, 0}};
   conv_compare(&big, pool, 1, 1);
   big.N = 2;
   conv_compare(&big, pool, 1, 1);

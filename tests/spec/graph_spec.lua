@@ -228,6 +228,27 @@ describe("graph models", function()
     assert.is_true(nn.Add()({xt, xt}):equal(xt * 2))
   end)
 
+  it("summary: one row per node under its parameter path, nested blocks indented, aux heads last", function()
+    local x = nn.Input{3, 6, 6}
+    local stem = nn.Conv2d(3, 4, 3, {padding = 1}):set_name("stem")(x)
+    local block = residual_block(4)(stem)
+    local c = nn.Concat{dim = 1}({block, nn.MaxPool2d(3, {stride = 1, padding = 1})(stem)})
+    local aux = nn.Dense(2)(nn.GlobalAvgPool2d()(stem))
+    local main = nn.Dense(3)(nn.GlobalAvgPool2d()(c))
+    local model = nn.Model{inputs = x, outputs = {main = main, aux = aux}, aux = {"aux"}}
+    local _, info = model:summary{print = false}
+    local got = {}
+    for i, r in ipairs(info.rows) do got[i] = {r.path, r.name, table.concat(r.node.shape, "x")} end
+    assert.are.same({{"stem", "Conv2d(3->4, 3x3, pad 1x1)", "4x6x6"}, {"block", "Model(block)", "4x6x6"},
+                     {"block.1", "Conv2d(4->4, 3x3, pad 1x1, tanh)", "4x6x6"}, {"block.2", "Conv2d(4->4, 3x3, pad 1x1)", "4x6x6"},
+                     {"block.3", "Add", "4x6x6"}, {"3", "MaxPool2d(3x3, stride 1x1, pad 1x1)", "4x6x6"},
+                     {"4", "Concat(dim 1)", "8x6x6"}, {"7", "GlobalAvgPool2d", "8"}, {"8", "Dense(8->3)", "3"},
+                     {"5", "GlobalAvgPool2d (training only)", "4"}, {"6", "Dense(4->2) (training only)", "2"}}, got)
+    -- the concat sees as far as its widest input: the block's two 3x3 after the stem's 3x3
+    assert.are.same({7, 7}, info.rows[7].node.rf)
+    assert.are.equal(model:num_parameters(), info.trainable_params)
+  end)
+
   it("prints its nodes, what feeds each one and the outputs", function()
     local x = nn.Input{3, 4, 4}
     local a = nn.Conv2d(3, 2, 1)(x)
@@ -253,12 +274,12 @@ describe("malformed graphs get a clear message at the line that wires them", fun
     local a = nn.Conv2d(3, 16, 3, {padding = 1})(x)
     local b = nn.Conv2d(3, 32, 3, {padding = 1})(x)
     assert_error_here(error_of(function() local n = nn.Add()({a, b}) return n end),
-                      "Add: cannot add [N,32,8,8] from Conv2d(3->32, 3x3, pad 1x1) and [N,16,8,8] from "
-                      .. "Conv2d(3->16, 3x3, pad 1x1): shapes differ (input 2 and input 1)")
+                      "Add: cannot add input 1 [N,16,8,8] from Conv2d(3->16, 3x3, pad 1x1) and input 2 [N,32,8,8] "
+                      .. "from Conv2d(3->32, 3x3, pad 1x1): shapes differ")
     local c = nn.MaxPool2d(2)(a)
     assert_error_here(error_of(function() local n = nn.Concat{dim = 1}({a, c}) return n end),
-                      "Concat(dim 1): cannot join [N,16,4,4] from MaxPool2d(2x2) and [N,16,8,8] from "
-                      .. "Conv2d(3->16, 3x3, pad 1x1): all sizes but dim 1 must agree (input 2 and input 1)")
+                      "Concat(dim 1): cannot join input 1 [N,16,8,8] from Conv2d(3->16, 3x3, pad 1x1) and input 2 "
+                      .. "[N,16,4,4] from MaxPool2d(2x2): all sizes but dim 1 must agree")
     assert_error_here(error_of(function() local n = nn.Concat{dim = 4}({a, b}) return n end),
                       "Concat(dim 4): dim 4 does not exist in inputs of per-sample rank 3")
   end)

@@ -20,6 +20,21 @@ local function find(model, name)
   end
 end
 
+-- ImageNet-shaped models with zero weights: counting and summaries need no random numbers.
+-- The ones several tests look at are built once (each describe drops them when done: a
+-- ResNet-50 with its gradients holds 200 MB).
+local imagenet = {}
+local function at_224(name, depth, keep)
+  local key = name .. (depth or "")
+  local m = imagenet[key] or zoo(name, {depth = depth, kernel_initializer = "zeros"})
+  if keep ~= false then imagenet[key] = m end
+  return m
+end
+local function drop_models()
+  imagenet = {}
+  collectgarbage()
+end
+
 local function out_shape(layer)
   local s = layer:output_shape(layer.input_shape)
   return {table.unpack(s)}
@@ -47,23 +62,37 @@ end
 
 describe("zoo: ResNet", function()
   before_each(function() T.manual_seed(2) end)
+  teardown(drop_models)
 
   it("has torchvision's parameter counts at 3x224x224 with 1000 classes", function()
     for depth, count in pairs{[18] = 11689512, [34] = 21797672, [50] = 25557032} do
-      local m = zoo("resnet", {depth = depth, kernel_initializer = "zeros"})
+      local m = at_224("resnet", depth, depth ~= 34)
       assert.are.equal(count, m:num_parameters(), "ResNet-" .. depth)
       assert.are.same({1000}, out_shape(m))
     end
   end)
 
   it("ResNet-18's stages halve the size and double the channels", function()
-    local m = zoo("resnet", {depth = 18, kernel_initializer = "zeros"})
+    local m = at_224("resnet", 18)
     assert.are.same({64, 56, 56}, out_shape(find(m, "layer1")))
     assert.are.same({128, 28, 28}, out_shape(find(m, "layer2")))
     assert.are.same({256, 14, 14}, out_shape(find(m, "layer3")))
     assert.are.same({512, 7, 7}, out_shape(find(m, "layer4")))
     local ps = m:named_parameters()
     assert.are.equal("layer4.2.conv2.weight", ps[#ps - 4].name)
+  end)
+
+  -- torchvision's model table gives 1.81 and 4.09 GFLOPS (multiply-adds) for ResNet-18 and -50
+  it("summary: multiply-adds per 224x224 image as torchvision's table, stages as rows", function()
+    local _, info = at_224("resnet", 18):summary{print = false}
+    assert.are.equal(1814073344, info.macs)
+    assert.are.equal(11689512, info.trainable_params)
+    local paths = {}
+    for _, r in ipairs(info.rows) do paths[r.path] = r end
+    assert.are.same({512, 7, 7}, paths["layer4"].node.shape)
+    assert.are.equal("Conv2d(128->256, 1x1, stride 2x2)", paths["layer3.1.downsample"].name)
+    _, info = at_224("resnet", 50):summary{print = false}
+    assert.are.equal(4089184256, info.macs)
   end)
 
   it("the CIFAR ResNets of He et al. have 269,722 (20) and 853,018 (56) parameters", function()
@@ -120,9 +149,10 @@ end)
 
 describe("zoo: GoogLeNet", function()
   before_each(function() T.manual_seed(2) end)
+  teardown(drop_models)
 
   it("has torchvision's parameter counts: 13,004,888 with the aux heads, 6,624,904 without", function()
-    local m = zoo("googlenet", {kernel_initializer = "zeros"})
+    local m = at_224("googlenet")
     assert.are.equal(13004888, m:num_parameters())
     assert.are.equal(6624904, zoo("googlenet", {aux = false, kernel_initializer = "zeros"}):num_parameters())
     assert.are.same({256, 28, 28}, out_shape(find(m, "inception3a")))
@@ -131,6 +161,16 @@ describe("zoo: GoogLeNet", function()
     assert.are.same({1024, 7, 7}, out_shape(find(m, "inception5b")))
     assert.are.same({1000}, out_shape(find(m, "aux1")))
     assert.are.same({1000}, out_shape(m))
+  end)
+
+  it("summary: 1.51 G multiply-adds (torchvision: 1.50 GFLOPS), the aux heads last and marked", function()
+    local text, info = at_224("googlenet"):summary{print = false}
+    assert.are.equal(1506748416, info.macs)
+    local last = info.rows[#info.rows]
+    assert.are.equal("aux2.8", last.path)
+    assert.is_true(last.training_only)
+    assert.is_truthy(text:find("Model(aux1) (training only)", 1, true))
+    assert.is_truthy(text:find("Receptive field of the last feature map (inception5b.", 1, true))
   end)
 
   it("trains all three heads with weighted losses and answers with the main one alone", function()
