@@ -409,6 +409,22 @@ describe("checkpoints", function()
     end)
   end)
 
+  describe("the signal flag", function()
+    it("turns SIGTERM into a flag while watched, and forgets it when unwatched", function()
+      local pid = assert(io.open("/proc/self/stat")):read("n")
+      T.watch_signals(true)
+      assert.is_nil(T.pending_signal())
+      os.execute("kill -TERM " .. math.tointeger(pid))  -- would end this process without the handler
+      local name, num = T.pending_signal()
+      assert.are.equal("SIGTERM", name)
+      assert.are.equal(15, num)
+      T.watch_signals(false)
+      assert.is_nil(T.pending_signal())
+      -- (SIGINT is checked through luacnn train in resume_spec: a process started in the
+      -- background of a shell script inherits it ignored, and the watcher keeps it so)
+    end)
+  end)
+
   describe("training checkpoints", function()
     -- A fit that stops (by an error from a callback) after `stop_at` steps of epoch 2,
     -- saving its state just before; then a fresh model resumes from the file.
