@@ -347,15 +347,16 @@ static int direct_fits(const conv_dims *d, const lc_conv2d_params *p) {
 }
 
 /* Direct wins while the lowered matrix is thin: K = C*KH*KW taps per output. Measured with
- * bench/conv on LeNet's layers (K = 25 and 150: direct 3-5x faster) and VGG's (K = 576:
- * GEMM faster). */
-#define DIRECT_MAX_TAPS 256
+ * bench/conv_c (fastest of 9 rounds, 1 thread): direct 1.3-3x faster for LeNet's layers
+ * (K = 25, 150), 3->64 3x3 (27), 32->32 3x3 (288) and Inception's 5x5 16->32 (400); the
+ * GEMM faster from 64->64 3x3 (576) up, and for 1x1 layers, whose GEMM needs no im2col. */
+#define DIRECT_MAX_TAPS 512
 
 static int choose_algo(const conv_dims *d, const lc_conv2d_params *p) {
   if (p->algo == LC_CONV_GEMM) return LC_CONV_GEMM;
   int ok = direct_fits(d, p) && lc_direct_available();
   if (p->algo == LC_CONV_DIRECT) return ok ? LC_CONV_DIRECT : -1;
-  return ok && d->K <= DIRECT_MAX_TAPS ? LC_CONV_DIRECT : LC_CONV_GEMM;
+  return ok && d->K <= DIRECT_MAX_TAPS && d->KH * d->KW > 1 ? LC_CONV_DIRECT : LC_CONV_GEMM;
 }
 
 static int algo_failed(const char *what, lc_error *e) {

@@ -14,6 +14,9 @@ local registry = require "nn.registry"
 
 local M = {}
 
+-- Columns kept from forward to backward, at most (floats per layer): 4M floats, 16 MB.
+M.KEEP_COLUMNS = 4 * 1024 * 1024
+
 -- A size given as a number or {h, w}, checked: {h, w} integers >= min.
 function M.pair(v, what, name, min, level)
   level = (level or 1) + 1
@@ -188,12 +191,15 @@ function Conv2d:forward(x)
   local n = x:size(1)
   local z = self:buffer("z", n, out[1], out[2], out[3])
   -- in training, keep the lowered input (im2col's columns) for backward, which would
-  -- otherwise lower the same input again
+  -- otherwise lower the same input again; but not where they are large: a 3x3 layer's
+  -- columns are 9 copies of its input (VGG-16 at batch 8 kept 2.5 GB of them), and
+  -- lowering again costs little next to such a layer's GEMMs
   local cols = nil
   if self.training then
     local ncols = K.conv2d_cols_numel(xin, self.weight, self.params_run)
-    if ncols > 0 then cols = self:buffer("cols", ncols) end
+    if ncols > 0 and ncols <= M.KEEP_COLUMNS then cols = self:buffer("cols", ncols) end
   end
+  if not cols then self._buffers.cols = nil end
   K.conv2d_forward(z, xin, self.weight, self.bias, self.params_run, cols)
   self._cols_of = cols and xin or nil
   local y = z

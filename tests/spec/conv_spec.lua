@@ -215,6 +215,28 @@ describe("CNN layers", function()
       assert.are.same({{{{12, 21, 16}, {27, 45, 33}, {24, 39, 28}}}}, padded:forward(x):totable())
     end)
 
+    it("keeps im2col's columns for backward only while they are small, with the same results either way", function()
+      local conv = require "nn.conv"
+      local function run(keep)
+        local saved = conv.KEEP_COLUMNS
+        conv.KEEP_COLUMNS = keep
+        T.manual_seed(5)
+        -- stride 2: the im2col algorithm (the direct one keeps no columns)
+        local layer = nn.Conv2d(3, 8, 3, {stride = 2, padding = 1, activation = "relu"})
+        local x = T.randn{4, 3, 16, 16}
+        local y = layer:forward(x):clone()
+        local kept = layer._buffers.cols ~= nil
+        local dx = layer:backward(x, T.ones_like(y)):clone()
+        conv.KEEP_COLUMNS = saved
+        return kept, y, dx, layer.grad_weight:clone()
+      end
+      local kept1, y1, dx1, dw1 = run(1e9)
+      local kept2, y2, dx2, dw2 = run(10)
+      assert.is_true(kept1)
+      assert.is_false(kept2)
+      assert.is_true(y1:equal(y2) and dx1:equal(dx2) and dw1:equal(dw2))
+    end)
+
     it("max pooling ignores padding even when every input is negative; average pooling counts it", function()
       local x = -T.arange(1, 5):view(1, 1, 2, 2)
       assert.are.same({{{{-1, -1, -2}, {-1, -1, -2}, {-3, -3, -4}}}},
