@@ -258,10 +258,11 @@ function M.load(path)
   if not ok then error(bare(model), 0) end
   apply_weights(model, meta, tensors, true)
   local c = meta.compile
-  if type(c) == "table" and type(c.loss) == "string" and meta.optimizer then
-    local metrics = is_list_of(c.metrics, "string") and c.metrics or {}
+  -- one loss by name, or (a model with several outputs) a table of names by output
+  if type(c) == "table" and (type(c.loss) == "string" or type(c.loss) == "table") and meta.optimizer then
     local opt = make_optimizer(meta.optimizer)
-    local cok, err = pcall(model.compile, model, {optimizer = opt, loss = c.loss, metrics = metrics})
+    local cok, err = pcall(model.compile, model, {optimizer = opt, loss = c.loss, loss_weights = c.loss_weights,
+                                                  metrics = type(c.metrics) == "table" and c.metrics or nil})
     if not cok then error(bare(err), 0) end
     M.restore_optimizer(opt, meta.optimizer, tensors)
   end

@@ -216,6 +216,30 @@ describe("checkpoints", function()
       assert.is_true(same_bits(o1.aux1, o2.aux1))
     end)
 
+    it("with several outputs come back compiled: losses by output, loss weights, metrics, optimizer", function()
+      T.manual_seed(8)
+      local x = nn.Input{4}
+      local h = nn.Dense(5, {activation = "relu"})(x)
+      local model = nn.Model{inputs = x, outputs = {main = nn.Dense(3, {activation = "softmax"})(h),
+                                                    aux1 = nn.Dense(3, {activation = "softmax"})(h)}, aux = {"aux1"}}
+      model:compile{optimizer = "adam", loss = {main = "sparse_categorical_crossentropy",
+                                                aux1 = "sparse_categorical_crossentropy"},
+                    loss_weights = {aux1 = 0.3}, metrics = {"accuracy"}}
+      local X, Y = T.randn(12, 4), T.randint(0, 3, {12})
+      model:fit(X, {main = Y, aux1 = Y}, {epochs = 1, batch_size = 4, verbose = 0})
+      model:save(path("multi.ckpt"))
+      local back = nn.load(path("multi.ckpt"))
+      assert.is_true(back.compiled)
+      assert.are.equal(0.3, back.heads[2].weight)
+      assert.are.equal(model.optimizer.iterations, back.optimizer.iterations)
+      local s = T.get_rng_state()
+      local h1 = model:fit(X, {main = Y, aux1 = Y}, {epochs = 1, batch_size = 4, verbose = 0})
+      T.set_rng_state(s)
+      local h2 = back:fit(X, {main = Y, aux1 = Y}, {epochs = 1, batch_size = 4, verbose = 0})
+      assert.is_true(tensors_equal(model, back))
+      assert.are.same(h1.accuracy, h2.accuracy)
+    end)
+
     it("include the zoo's CIFAR ResNet (nested blocks, parameter-free shortcuts)", function()
       local r = assert(loadfile("models/resnet.lua"))({depth = 8, cifar = true, width = 4, input_shape = {3, 8, 8}})
       r:save(path("resnet.ckpt"))
