@@ -24,6 +24,7 @@ typedef struct lc_ctx {
   lc_rng rng;
   size_t gc_pending;     /* tensor bytes allocated since the collector was last told */
   int64_t live_tensors;  /* tensor userdata not yet freed */
+  size_t budget;         /* live tensor bytes new tensors may not exceed; 0: no limit */
 } lc_ctx;
 
 static inline lc_ctx *lc_ctx_of(lua_State *L) { return (lc_ctx *)lua_touserdata(L, lua_upvalueindex(1)); }

@@ -250,12 +250,30 @@ function M.load(path)
           .. "model:load_weights(path)", 0)
   end
   need(type(meta.model) == "table", "no model architecture")
-  -- building draws initial weights from the generator: put it back, so loading a model
-  -- does not change what a script draws next
+  -- No initial weights (the strict load below fills every tensor), and a memory budget:
+  -- parameters and their gradients take twice what the file's tensors take, so an
+  -- architecture that claims more (a hostile or mismatched file) fails while it is being
+  -- built instead of allocating gigabytes first. The generator is put back anyway, so
+  -- loading a model never changes what a script draws next.
+  local init = require "nn.init_weights"
+  local file_bytes = 0
+  for _, t in pairs(tensors) do file_bytes = file_bytes + 4 * t:numel() end
+  local budget = T.memory_stats().live_bytes + 2 * file_bytes + (16 << 20)
   local rng = T.get_rng_state()
+  init.skip = true
+  T.set_memory_budget(budget)
   local ok, model = pcall(registry.from_config, meta.model, "model")
+  T.set_memory_budget(nil)
+  init.skip = false
   T.set_rng_state(rng)
-  if not ok then error(bare(model), 0) end
+  if not ok then
+    local msg = bare(model)
+    if msg:find("over its budget", 1, true) then
+      msg = string.format("the architecture needs more memory than the %d weight values in the file (%s)",
+                          file_bytes // 4, msg)
+    end
+    error(msg, 0)
+  end
   apply_weights(model, meta, tensors, true)
   local c = meta.compile
   -- one loss by name, or (a model with several outputs) a table of names by output

@@ -364,6 +364,23 @@ describe("checkpoints", function()
       assert.are.equal(300, refused)
     end)
 
+    it("whose architecture claims a gigabyte of weights fail at the load without filling it", function()
+      local function rss_kb()
+        return tonumber(slurp("/proc/self/status"):match("VmRSS:%s*(%d+)"))
+      end
+      -- Dense 16384 -> 16384: 2^28 floats, 1 GiB, against a file holding 16 of them
+      T.checkpoint_save(path("huge.ckpt"), {kind = "model", parameters = {"weight"}, state = {},
+                                             model = {type = "Dense", units = 16384, input_shape = {16384}}},
+                        {"weight"}, {T.zeros(4, 4)})
+      local before = rss_kb()
+      local ok, err = pcall(nn.load, path("huge.ckpt"))
+      assert.is_false(ok)
+      assert.is_true(has(err, "the architecture needs more memory than the 16 weight values in the file"), err)
+      assert.is_true(has(err, "shape [16384,16384] would take the live tensor memory over its budget"), err)
+      assert.is_true(rss_kb() - before < 100 * 1024, (rss_kb() - before) .. " KB more resident memory")
+      collectgarbage()
+    end)
+
     it("with a valid CRC but lying metadata are refused by the loader", function()
       local function load_meta(meta, names, tensors)
         T.checkpoint_save(path("lie.ckpt"), meta, names or {}, tensors or {})
