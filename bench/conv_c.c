@@ -66,6 +66,9 @@ int main(int argc, char **argv) {
     {"CIFAR VGG conv 64->64 32x32 (batch 64)", 64, 64, 32, 32, 64, 3, 1, 1},
     {"CIFAR VGG conv 128->128 16x16 (batch 64)", 64, 128, 16, 16, 128, 3, 1, 1},
     {"Inception-3a 5x5 16->32 28x28 (batch 32)", 32, 16, 28, 28, 32, 5, 2, 1},
+    {"Inception-3a 1x1 192->64 28x28 (batch 32)", 32, 192, 28, 28, 64, 1, 0, 1},
+    {"Inception-3a 3x3 96->128 28x28 (batch 32)", 32, 96, 28, 28, 128, 3, 1, 1},
+    {"ResNet 3x3 32->32 16x16 (batch 64)", 64, 32, 16, 16, 32, 3, 1, 1},
   };
   lc_allocator *A = lc_allocator_new((size_t)1 << 30);
   lc_pool *pool = threads > 1 ? lc_pool_new(threads) : NULL;

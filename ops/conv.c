@@ -347,15 +347,16 @@ static int direct_fits(const conv_dims *d, const lc_conv2d_params *p) {
 }
 
 /* Direct wins while the lowered matrix is thin: K = C*KH*KW taps per output. Measured with
- * bench/conv on LeNet's layers (K = 25 and 150: direct 3-5x faster) and VGG's (K = 576:
- * GEMM faster). */
-#define DIRECT_MAX_TAPS 256
+ * bench/conv_c (fastest of 9 rounds, 1 thread): direct 1.3-3x faster for LeNet's layers
+ * (K = 25, 150), 3->64 3x3 (27), 32->32 3x3 (288) and Inception's 5x5 16->32 (400); the
+ * GEMM faster from 64->64 3x3 (576) up, and for 1x1 layers, whose GEMM needs no im2col. */
+#define DIRECT_MAX_TAPS 512
 
 static int choose_algo(const conv_dims *d, const lc_conv2d_params *p) {
   if (p->algo == LC_CONV_GEMM) return LC_CONV_GEMM;
   int ok = direct_fits(d, p) && lc_direct_available();
   if (p->algo == LC_CONV_DIRECT) return ok ? LC_CONV_DIRECT : -1;
-  return ok && d->K <= DIRECT_MAX_TAPS ? LC_CONV_DIRECT : LC_CONV_GEMM;
+  return ok && d->K <= DIRECT_MAX_TAPS && d->KH * d->KW > 1 ? LC_CONV_DIRECT : LC_CONV_GEMM;
 }
 
 static int algo_failed(const char *what, lc_error *e) {
@@ -453,16 +454,24 @@ static void direct_backward_part(void *ctx, int part, int nparts) {
     for (int64_t s = 0; s < S; s++) {
       int64_t n = n0 + s;
       const float *g = j->dy + n * d->O * d->P, *yn = j->p->relu ? j->y + n * d->O * d->P : NULL;
-      lc_direct_transpose_grad(dyt, dbs, g, yn, d->O, d->P, Opad);
-      for (int64_t o = 0; o < d->O; o++) db[o] += dbs[o];
-      lc_direct_pad(xp, j->x + n * d->C * d->H * d->W, d->C, d->H, d->W, j->p->pad_h, j->p->pad_w, j->fd.Hp, j->fd.Wp);
-      lc_direct_weight_grad(dwt, xp, dyt, &j->fd);
-      if (!j->dx) continue;
-      for (int64_t o = 0; o < d->O; o++) {
-        float *row = dym + o * ld + s * d->P;
-        if (yn) lc_direct_relu_mask(row, g + o * d->P, yn + o * d->P, d->P);
-        else memcpy(row, g + o * d->P, sizeof(float) * (size_t)d->P);
+      if (Opad > 8) {
+        lc_direct_transpose_grad(dyt, dbs, g, yn, d->O, d->P, Opad);
+        for (int64_t o = 0; o < d->O; o++) db[o] += dbs[o];
       }
+      lc_direct_pad(xp, j->x + n * d->C * d->H * d->W, d->C, d->H, d->W, j->p->pad_h, j->p->pad_w, j->fd.Hp, j->fd.Wp);
+      /* the masked dy, channels side by side with the chunk's other samples */
+      if (j->dx || Opad == 8)
+        for (int64_t o = 0; o < d->O; o++) {
+          float *row = dym + o * ld + s * d->P;
+          if (yn) lc_direct_relu_mask(row, g + o * d->P, yn + o * d->P, d->P);
+          else memcpy(row, g + o * d->P, sizeof(float) * (size_t)d->P);
+        }
+      if (Opad == 8) {
+        for (int64_t o = 0; o < d->O; o++) db[o] += row_sum(dym + o * ld + s * d->P, d->P);
+        lc_direct_weight_grad_px(dwt, xp, dym + s * d->P, ld, &j->fd);
+      } else
+        lc_direct_weight_grad(dwt, xp, dyt, &j->fd);
+      if (!j->dx) continue;
       if (j->dx_direct) {
         /* (a chunk of one sample: dym is this sample's [O, P]) */
         lc_direct_pad(dyp, dym, d->O, d->OH, d->OW, d->KH - 1 - j->p->pad_h, d->KW - 1 - j->p->pad_w, j->bd.Hp,

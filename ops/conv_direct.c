@@ -146,8 +146,131 @@ AVX2 static void forward_tile_n(float *out, const float *x, const float *w, cons
   }
 }
 
+/* ---- few output channels: vectors over pixels ---- */
+
+/* y rows of OC channels (P apart), 16 pixels from y (nvalid of them inside the row) =
+ * the taps of x (xp at the tile's row and column) with the weights wt (at the first
+ * channel), plus bias, then the ReLU. */
+INLINE_AVX2 void forward_px_tile(float *y, int64_t P, const float *x, const float *wt, const float *bias, int relu,
+                                 int64_t nvalid, const lc_direct_dims *d, const int OC) {
+  __m256 acc[6][2];
+#pragma GCC unroll 6
+  for (int o = 0; o < OC; o++) acc[o][0] = acc[o][1] = _mm256_setzero_ps();
+  for (int64_t c = 0; c < d->C; c++)
+    for (int64_t p = 0; p < d->KH; p++) {
+      const float *xr = x + (c * d->Hp + p) * d->Wp;
+      const float *wr = wt + (c * d->KH + p) * d->KW * d->Opad;
+      for (int64_t q = 0; q < d->KW; q++) {
+        __m256 x0 = _mm256_loadu_ps(xr + q), x1 = _mm256_loadu_ps(xr + q + 8);
+#pragma GCC unroll 6
+        for (int o = 0; o < OC; o++) {
+          __m256 w = _mm256_broadcast_ss(wr + q * d->Opad + o);
+          acc[o][0] = _mm256_fmadd_ps(x0, w, acc[o][0]);
+          acc[o][1] = _mm256_fmadd_ps(x1, w, acc[o][1]);
+        }
+      }
+    }
+#pragma GCC unroll 6
+  for (int o = 0; o < OC; o++)
+    for (int v = 0; v < 2; v++) {
+      int64_t n = nvalid - 8 * v;
+      if (n <= 0) break;
+      __m256 r = _mm256_add_ps(acc[o][v], _mm256_set1_ps(bias ? bias[o] : 0.0f));
+      if (relu) r = _mm256_max_ps(_mm256_setzero_ps(), r);
+      if (n >= 8) _mm256_storeu_ps(y + o * P + 8 * v, r);
+      else _mm256_maskstore_ps(y + o * P + 8 * v, lanes(n), r);
+    }
+}
+
+AVX2 static void forward_px(float *y, const float *xp, const float *wt, const float *bias, int relu,
+                            const lc_direct_dims *d) {
+  int64_t P = d->OH * d->OW;
+  for (int64_t o0 = 0; o0 < d->O; o0 += 6) {
+    int OC = d->O - o0 < 6 ? (int)(d->O - o0) : 6;
+    for (int64_t i = 0; i < d->OH; i++)
+      for (int64_t j = 0; j < d->OW; j += 16) {
+        float *yt = y + o0 * P + i * d->OW + j;
+        const float *x = xp + i * d->Wp + j;
+        const float *w = wt + o0, *b = bias ? bias + o0 : NULL;
+        int64_t n = d->OW - j;
+        /* one instance per channel count, so the accumulators stay in registers */
+        switch (OC) {
+          case 1: forward_px_tile(yt, P, x, w, b, relu, n, d, 1); break;
+          case 2: forward_px_tile(yt, P, x, w, b, relu, n, d, 2); break;
+          case 3: forward_px_tile(yt, P, x, w, b, relu, n, d, 3); break;
+          case 4: forward_px_tile(yt, P, x, w, b, relu, n, d, 4); break;
+          case 5: forward_px_tile(yt, P, x, w, b, relu, n, d, 5); break;
+          default: forward_px_tile(yt, P, x, w, b, relu, n, d, 6); break;
+        }
+      }
+  }
+}
+
+INLINE_AVX2 float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+/* dwt rows of taps q0.. (QB of them) of kernel row (c, p), columns o0.. (OC channels)
+ * += sum over the pixels of dy (channels ld apart) x the shifted input. */
+INLINE_AVX2 void weight_px_tile(float *dwt, const float *x, const float *dy, int64_t ld, const lc_direct_dims *d,
+                                const int OC, const int QB) {
+  __m256 acc[3][5];
+#pragma GCC unroll 3
+  for (int o = 0; o < OC; o++)
+#pragma GCC unroll 5
+    for (int q = 0; q < QB; q++) acc[o][q] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < d->OH; i++) {
+    const float *xr = x + i * d->Wp;
+    for (int64_t j = 0; j < d->OW; j += 8) {
+      __m256i m = lanes(d->OW - j);
+      __m256 g[3];
+#pragma GCC unroll 3
+      for (int o = 0; o < OC; o++) g[o] = _mm256_maskload_ps(dy + o * ld + i * d->OW + j, m);
+#pragma GCC unroll 5
+      for (int q = 0; q < QB; q++) {
+        __m256 xv = _mm256_loadu_ps(xr + j + q);
+#pragma GCC unroll 3
+        for (int o = 0; o < OC; o++) acc[o][q] = _mm256_fmadd_ps(g[o], xv, acc[o][q]);
+      }
+    }
+  }
+#pragma GCC unroll 3
+  for (int o = 0; o < OC; o++)
+#pragma GCC unroll 5
+    for (int q = 0; q < QB; q++) dwt[q * d->Opad + o] += hsum(acc[o][q]);
+}
+
+AVX2 void lc_direct_weight_grad_px(float *dwt, const float *xp, const float *dy, int64_t ld, const lc_direct_dims *d) {
+  for (int64_t o0 = 0; o0 < d->O; o0 += 3) {
+    int OC = d->O - o0 < 3 ? (int)(d->O - o0) : 3;
+    for (int64_t c = 0; c < d->C; c++)
+      for (int64_t p = 0; p < d->KH; p++)
+        for (int64_t q0 = 0; q0 < d->KW; q0 += 5) {
+          int QB = d->KW - q0 < 5 ? (int)(d->KW - q0) : 5;
+          float *w = dwt + ((c * d->KH + p) * d->KW + q0) * d->Opad + o0;
+          const float *x = xp + (c * d->Hp + p) * d->Wp + q0;
+          const float *g = dy + o0 * ld;
+          switch (OC * 8 + QB) {
+#define PCASE(oc, qb) \
+  case oc * 8 + qb: weight_px_tile(w, x, g, ld, d, oc, qb); break;
+            PCASE(1, 1) PCASE(1, 2) PCASE(1, 3) PCASE(1, 4) PCASE(1, 5)
+            PCASE(2, 1) PCASE(2, 2) PCASE(2, 3) PCASE(2, 4) PCASE(2, 5)
+            PCASE(3, 1) PCASE(3, 2) PCASE(3, 3) PCASE(3, 4) PCASE(3, 5)
+#undef PCASE
+          }
+        }
+  }
+}
+
 AVX2 void lc_direct_forward(float *y, const float *xp, const float *wt, const float *bias, int relu,
                             const lc_direct_dims *d) {
+  if (d->Opad == 8) {
+    forward_px(y, xp, wt, bias, relu, d);
+    return;
+  }
   float out[16 * 16];  /* a tile: up to 16 pixels (12 computed) x 16 channels */
   int64_t P = d->OH * d->OW;
   /* slabs of 16 channels (two vectors), the last one 8 when Opad/8 is odd */
@@ -302,6 +425,9 @@ void lc_direct_col2im(float *dx, const float *col, int64_t ld, int64_t C, int64_
   (void)dx, (void)col, (void)ld, (void)C, (void)H, (void)W, (void)KH, (void)KW, (void)OH, (void)OW, (void)ph, (void)pw;
 }
 void lc_direct_relu_mask(float *dst, const float *dy, const float *y, int64_t n) { (void)dst, (void)dy, (void)y, (void)n; }
+void lc_direct_weight_grad_px(float *dwt, const float *xp, const float *dy, int64_t ld, const lc_direct_dims *d) {
+  (void)dwt, (void)xp, (void)dy, (void)ld, (void)d;
+}
 void lc_direct_transpose_grad(float *dyt, float *dbsum, const float *dy, const float *y, int64_t O, int64_t P,
                               int64_t Opad) {
   (void)dyt, (void)dbsum, (void)dy, (void)y, (void)O, (void)P, (void)Opad;

@@ -3,7 +3,9 @@
  * GEMMs are thin ([6 x 25] @ [25 x 784] per sample) and the lowering copies each input
  * value KH*KW times. These kernels instead keep a tile of outputs in AVX registers,
  * vectorized over output channels: 8 channels per vector, a few pixels per tile, and one
- * broadcast input value feeds every channel of the tile.
+ * broadcast input value feeds every channel of the tile. With 8 output channels or fewer
+ * (a first layer) the vectors run over pixels instead (16 of a row per tile) and the
+ * weights are broadcast: no lane idles for want of channels.
  *
  * Dimension letters as in conv.h. One sample at a time; the input comes padded:
  *   xp [C, Hp, Wp]     the input plane with its zero padding, and wider still:
@@ -18,7 +20,7 @@
 
 #include <stdint.h>
 
-#define LC_DIRECT_SLACK 3
+#define LC_DIRECT_SLACK 15
 
 typedef struct lc_direct_dims {
   int64_t C, Hp, Wp, O, Opad, KH, KW, OH, OW;
@@ -39,6 +41,10 @@ void lc_direct_pad(float *xp, const float *x, int64_t C, int64_t H, int64_t W, i
 
 /* y [O, OH, OW] = conv(xp, wt) + bias (bias: Opad values or NULL), then max(0, .) if relu. */
 void lc_direct_forward(float *y, const float *xp, const float *wt, const float *bias, int relu, const lc_direct_dims *d);
+
+/* The same for at most 8 output channels (Opad == 8), vectorized over pixels, from dy as
+ * it is: O rows of P values, ld apart. */
+void lc_direct_weight_grad_px(float *dwt, const float *xp, const float *dy, int64_t ld, const lc_direct_dims *d);
 
 /* dyt [P, Opad] <- dy [O, P] transposed, zero past O, and where y is given (a fused
  * ReLU's output) only where y > 0; dbsum [Opad] <- dyt's column sums (the bias gradient). */

@@ -24,6 +24,7 @@ typedef struct lc_ctx {
   lc_rng rng;
   size_t gc_pending;     /* tensor bytes allocated since the collector was last told */
   int64_t live_tensors;  /* tensor userdata not yet freed */
+  size_t budget;         /* live tensor bytes new tensors may not exceed; 0: no limit */
 } lc_ctx;
 
 static inline lc_ctx *lc_ctx_of(lua_State *L) { return (lc_ctx *)lua_touserdata(L, lua_upvalueindex(1)); }
@@ -66,6 +67,7 @@ void lc_bind_io(lua_State *L, int ctx, int methods, int module);
 void lc_bind_image(lua_State *L, int ctx, int methods, int module);
 void lc_bind_nn(lua_State *L, int ctx, int methods, int module);
 void lc_bind_conv(lua_State *L, int ctx, int methods, int module);
+void lc_bind_checkpoint(lua_State *L, int ctx, int methods, int module);
 void lc_bind_data(lua_State *L, int ctx, int methods, int module);
 /* Tensor metamethods that are math (__add, __unm, ...). */
 void lc_bind_math_meta(lua_State *L, int ctx, int meta);

@@ -67,6 +67,23 @@ static const char *called_as(lua_State *L) {
 lc_tensor *lc_pushtensor(lua_State *L, int ndim, const int64_t *shape) {
   lc_ctx *ctx = lc_ctx_of(L);
   lc_error e;
+  if (ctx->budget) {
+    /* bad sizes get their own message below; a product past the limit is over any budget */
+    int64_t numel = 1;
+    for (int d = 0; d < ndim; d++) {
+      if (shape[d] <= 0) {
+        numel = 0;
+        break;
+      }
+      numel = numel > LC_MAX_NUMEL / shape[d] ? LC_MAX_NUMEL + 1 : numel * shape[d];
+    }
+    size_t live = lc_allocator_live_bytes(ctx->alloc);
+    if (numel > LC_MAX_NUMEL || live + (size_t)numel * sizeof(float) > ctx->budget) {
+      char s[256];
+      luaL_error(L, "%s: shape %s would take the live tensor memory over its budget of %I bytes (%I in use)",
+                 called_as(L), lc_shape_str(s, sizeof s, ndim, shape), (lua_Integer)ctx->budget, (lua_Integer)live);
+    }
+  }
   lc_tensor *t = new_udata(L);
   if (lc_tensor_init(t, ctx->alloc, ndim, shape, &e)) {
     const char *what = called_as(L);

@@ -110,6 +110,20 @@ static int f_memory_stats(lua_State *L) {
   return 1;
 }
 
+/* set_memory_budget(bytes | nil): new tensors fail, with a message, rather than take the
+ * live tensor memory over `bytes` (nn.load while it rebuilds an architecture from a file). */
+static int f_set_memory_budget(lua_State *L) {
+  lc_ctx *ctx = lc_ctx_of(L);
+  if (lua_isnoneornil(L, 1)) {
+    ctx->budget = 0;
+    return 0;
+  }
+  lua_Integer n = luaL_checkinteger(L, 1);
+  if (n < 1) luaL_error(L, "set_memory_budget: expected a positive number of bytes or nil, got %I", n);
+  ctx->budget = (size_t)n;
+  return 0;
+}
+
 static int f_empty_cache(lua_State *L) {
   lc_allocator_trim(lc_ctx_of(L)->alloc);
   return 0;
@@ -119,6 +133,7 @@ static const luaL_Reg core_functions[] = {
   {"set_num_threads", f_set_num_threads}, {"get_num_threads", f_get_num_threads}, {"cpu_count", f_cpu_count},
   {"blas_config", f_blas_config}, {"live_tensors", f_live_tensors}, {"memory_stats", f_memory_stats},
   {"empty_cache", f_empty_cache}, {"clock", f_clock}, {"isatty", f_isatty},
+  {"set_memory_budget", f_set_memory_budget},
   {NULL, NULL}};
 
 /* The default seed: $LUACNN_SEED if set, else 0, so runs are reproducible unless asked.
@@ -140,6 +155,7 @@ int lc_open_core(lua_State *L) {
   c->pool = NULL;
   c->gc_pending = 0;
   c->live_tensors = 0;
+  c->budget = 0;
   lc_rng_seed(&c->rng, default_seed(L));
   if (luaL_newmetatable(L, LC_CTX_MT)) {
     lua_pushcfunction(L, ctx_gc);
@@ -171,6 +187,7 @@ int lc_open_core(lua_State *L) {
   lc_bind_image(L, ctx, methods, module);
   lc_bind_nn(L, ctx, methods, module);
   lc_bind_conv(L, ctx, methods, module);
+  lc_bind_checkpoint(L, ctx, methods, module);
   lc_bind_data(L, ctx, methods, module);
   lc_setfuncs(L, ctx, module, core_functions);
 

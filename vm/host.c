@@ -117,6 +117,9 @@ int lc_host_take_interrupt(lua_State *L) {
 /* Message handler: turns any error object into a message with a traceback. Objects
  * with __tostring (tensors, custom error classes) speak for themselves. */
 static int msghandler(lua_State *L) {
+  /* a request to exit with a status (a training run stopped by a signal, its
+   * checkpoint written) is no failure: it travels unchanged, without a traceback */
+  if (lc_host_exit_request(L, 1) >= 0) return 1;
   const char *msg = lua_tostring(L, 1);
   if (msg == NULL) {
     if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
@@ -138,6 +141,15 @@ int lc_host_docall(lua_State *L, int narg, int nres) {
   sigaction(SIGINT, &old, NULL);
   lua_remove(L, base);
   return status;
+}
+
+int lc_host_exit_request(lua_State *L, int idx) {
+  if (!lua_istable(L, idx)) return -1;
+  int isint;
+  lua_getfield(L, idx, "exit_status");
+  lua_Integer code = lua_tointegerx(L, -1, &isint);
+  lua_pop(L, 1);
+  return isint && code >= 0 && code <= 255 ? (int)code : -1;
 }
 
 int lc_host_report(lua_State *L, int status) {

@@ -22,6 +22,11 @@ int lc_host_docall(lua_State *L, int narg, int nres);
  * it. Returns status unchanged. */
 int lc_host_report(lua_State *L, int status);
 
+/* The status an error object at idx asks the program to exit with, or -1 when it is an
+ * ordinary error: a table {exit_status = 0..255, message = "..."} (train/session.lua
+ * raises one after writing a checkpoint on SIGINT/SIGTERM). */
+int lc_host_exit_request(lua_State *L, int idx);
+
 /* Makes Ctrl-C set the interrupt hook without killing the process, and without
  * SA_RESTART so a blocked read returns EINTR and the prompt can notice. */
 void lc_host_catch_interrupt(void);

@@ -51,6 +51,17 @@ static const char usage_text[] =
     "                          '--', every argument is positional)\n"
     "  --threads N             also sets the thread count, as above\n"
     "\n"
+    "checkpoints of train (the script's model:fit saves and resumes; docs/checkpoint.md):\n"
+    "  --checkpoint PATH       save the training state to PATH after every epoch and at\n"
+    "                          the end (written atomically: the old file stays until the\n"
+    "                          new one is complete)\n"
+    "  --save-every N          every N epochs; Nsteps (e.g. 100steps) every N steps\n"
+    "  --resume PATH           continue from a checkpoint: weights, optimizer, random\n"
+    "                          generator and the position in the epoch\n"
+    "  SIGINT/SIGTERM during fit finish the batch, write a checkpoint (--checkpoint PATH,\n"
+    "  else --resume PATH, else ./SCRIPT.ckpt), print where, and exit with status 130\n"
+    "  (SIGINT) or 143 (SIGTERM); a second signal exits at once\n"
+    "\n"
     "environment:\n"
     "  LUACNN_THREADS          thread count, when --threads is not given\n"
     "  LUACNN_HISTORY          REPL history file (default ~/.luacnn_history; empty: none)\n"
@@ -76,6 +87,7 @@ struct cmdline {
   const char *complete;  /* --complete text, or NULL */
   int exec;              /* stack index of the array of -e chunks, in order */
   int opts;              /* stack index of train's (summary's) option table, 0 otherwise */
+  int exit_status;       /* asked for by the script (lc_host_exit_request), or -1 */
 };
 
 static enum command command_named(const char *word) {
@@ -316,7 +328,34 @@ static void explain_missing_script(lua_State *L, const struct cmdline *c, const 
   lua_remove(L, -2);
 }
 
-static int run_script(lua_State *L, const struct cmdline *c) {
+/* lc_host_report, except that an exit request prints its message and sets the status
+ * the program ends with. */
+static int report(lua_State *L, struct cmdline *c, int status) {
+  int code = status != LUA_OK ? lc_host_exit_request(L, -1) : -1;
+  if (code < 0) return lc_host_report(L, status);
+  lua_getfield(L, -1, "message");
+  const char *msg = lua_tostring(L, -1);
+  if (msg != NULL) fprintf(stderr, "%s\n", msg);
+  fflush(stderr);
+  lua_pop(L, 2);
+  c->exit_status = code;
+  return status;
+}
+
+/* Calls require("train.session")[fn] with the train options and the script name: the
+ * checkpoint session that --checkpoint, --save-every and --resume configure. */
+static int session_call(lua_State *L, struct cmdline *c, const char *fn) {
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "train.session");
+  if (report(L, c, lc_host_docall(L, 1, 1)) != LUA_OK) return 0;
+  lua_getfield(L, -1, fn);
+  lua_remove(L, -2);
+  lua_pushvalue(L, c->opts);
+  lua_pushstring(L, c->argv[c->script]);
+  return report(L, c, lc_host_docall(L, 2, 0)) == LUA_OK;
+}
+
+static int run_script(lua_State *L, struct cmdline *c) {
   const char *fname = c->argv[c->script];
   int is_stdin = strcmp(fname, "-") == 0 && strcmp(c->argv[c->script - 1], "--") != 0;
   int status = luaL_loadfile(L, is_stdin ? NULL : fname);
@@ -324,13 +363,15 @@ static int run_script(lua_State *L, const struct cmdline *c) {
   if (status != LUA_OK) return lc_host_report(L, status) == LUA_OK;
   int narg = 0;
   if (c->cmd == CMD_TRAIN) {
+    if (!session_call(L, c, "start")) return 0;
     lua_pushvalue(L, c->opts);
     narg = 1;
   } else {
     luaL_checkstack(L, c->argc - c->script, "too many script arguments");
     for (int i = c->script + 1; i < c->argc; i++, narg++) lua_pushstring(L, c->argv[i]);
   }
-  return lc_host_report(L, lc_host_docall(L, narg, 0)) == LUA_OK;
+  if (report(L, c, lc_host_docall(L, narg, 0)) != LUA_OK) return 0;
+  return c->cmd != CMD_TRAIN || session_call(L, c, "finish");
 }
 
 /* The summary lives in Lua (nn.summary): it runs the model script with the options
@@ -396,7 +437,7 @@ static int pmain(lua_State *L) {
 }
 
 int main(int argc, char **argv) {
-  struct cmdline c = {.argc = argc, .argv = argv, .cmd = CMD_NONE};
+  struct cmdline c = {.argc = argc, .argv = argv, .cmd = CMD_NONE, .exit_status = -1};
   lua_State *L = luaL_newstate();
   if (L == NULL) {
     fputs("luacnn: cannot create the Lua state: not enough memory\n", stderr);
@@ -408,5 +449,6 @@ int main(int argc, char **argv) {
   int ok = status == LUA_OK && lua_toboolean(L, -1);
   lc_host_report(L, status);
   lua_close(L);
+  if (c.exit_status >= 0) return c.exit_status;
   return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }

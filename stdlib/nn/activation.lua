@@ -5,6 +5,7 @@ local K = T.kernels
 local class = require("nn.class").class
 local Module = require "nn.module"
 local Dense = require("nn.dense").Dense
+local registry = require "nn.registry"
 
 local Activation = class("Activation", Module)
 
@@ -54,6 +55,16 @@ function Activation:describe()
   end
   return string.format("Activation(%s)", self.activation)
 end
+
+function Activation:config()
+  return {type = "Activation", activation = self.activation, alpha = self.alpha, input_shape = self.input_shape}
+end
+
+function Activation.from_config(cfg, _, path)
+  registry.check_fields(cfg, {"activation", "alpha", "input_shape"}, path)
+  return Activation(cfg.activation, {alpha = cfg.alpha, input_shape = cfg.input_shape})
+end
+registry.register("Activation", Activation)
 
 local M = {Activation = Activation}
 local shortcuts = {ReLU = "relu", LeakyReLU = "leaky_relu", Sigmoid = "sigmoid", Tanh = "tanh",

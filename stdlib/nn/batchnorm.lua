@@ -12,6 +12,7 @@ local K = T.kernels
 local class = require("nn.class").class
 local Module = require "nn.module"
 local shape = require "nn.shape"
+local registry = require "nn.registry"
 
 local function bn_class(name, sample_dims)
   local BN = class(name, Module)
@@ -106,6 +107,18 @@ local function bn_class(name, sample_dims)
   function BN:describe()
     return string.format("%s(%d)", name, self.num_features)
   end
+
+  -- running_mean and running_var travel as tensors beside the parameters (named_state)
+  function BN:config()
+    return {type = name, num_features = self.num_features, eps = self.eps, momentum = self.momentum,
+            input_shape = self.input_shape}
+  end
+
+  function BN.from_config(cfg, _, path)
+    registry.check_fields(cfg, {"num_features", "eps", "momentum", "input_shape"}, path)
+    return BN(cfg.num_features, {eps = cfg.eps, momentum = cfg.momentum, input_shape = cfg.input_shape})
+  end
+  registry.register(name, BN)
 
   return BN
 end

@@ -6,6 +6,7 @@ local class = require("nn.class").class
 local Module = require "nn.module"
 local conv = require "nn.conv"
 local shape = require "nn.shape"
+local registry = require "nn.registry"
 
 local ChannelPad = class("ChannelPad", Module)
 
@@ -54,5 +55,17 @@ function ChannelPad:describe()
   if self.before == 0 then return string.format("ChannelPad(+%d)", self.after) end
   return string.format("ChannelPad(+%d before, +%d after)", self.before, self.after)
 end
+
+function ChannelPad:config()
+  return {type = "ChannelPad", after = self.after, before = self.before, input_shape = self.input_shape}
+end
+
+function ChannelPad.from_config(cfg, _, path)
+  registry.check_fields(cfg, {"after", "before", "input_shape"}, path)
+  local m = ChannelPad(cfg.after, cfg.before)
+  if cfg.input_shape then m:build(cfg.input_shape) end
+  return m
+end
+registry.register("ChannelPad", ChannelPad)
 
 return {ChannelPad = ChannelPad}

@@ -10,6 +10,7 @@ local Module = require "nn.module"
 local Dense = require("nn.dense").Dense
 local init = require "nn.init_weights"
 local shape = require "nn.shape"
+local registry = require "nn.registry"
 
 local M = {}
 
@@ -268,6 +269,28 @@ function Conv2d:describe()
   if self.activation ~= "linear" then parts[#parts + 1] = self.activation end
   return "Conv2d(" .. table.concat(parts, ", ") .. ")"
 end
+
+-- Conv2D builds a Conv2d, so both come back as a Conv2d, with Conv2D's initializers named.
+function Conv2d:config()
+  return {type = "Conv2d", in_channels = self.in_channels, out_channels = self.out_channels,
+          kernel_size = {table.unpack(self.kernel_size)}, stride = {table.unpack(self.stride)},
+          padding = self.padding_mode == "same" and "same" or {table.unpack(self.padding)},
+          dilation = {table.unpack(self.dilation)}, groups = self.groups, bias = self.use_bias,
+          activation = self.activation, alpha = self.alpha, input_shape = self.input_shape,
+          kernel_initializer = type(self.kernel_initializer) == "string" and self.kernel_initializer or nil,
+          bias_initializer = type(self.bias_initializer) == "string" and self.bias_initializer or nil}
+end
+
+function Conv2d.from_config(cfg, _, path)
+  registry.check_fields(cfg, {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
+                              "bias", "activation", "alpha", "input_shape", "kernel_initializer", "bias_initializer"},
+                        path)
+  return Conv2d(cfg.in_channels, cfg.out_channels, cfg.kernel_size, {
+    stride = cfg.stride, padding = cfg.padding, dilation = cfg.dilation, groups = cfg.groups, bias = cfg.bias,
+    activation = cfg.activation, alpha = cfg.alpha, input_shape = cfg.input_shape,
+    kernel_initializer = cfg.kernel_initializer, bias_initializer = cfg.bias_initializer})
+end
+registry.register("Conv2d", Conv2d)
 
 -- Conv2D(filters, kernel_size, {strides=, padding='valid', dilation_rate=, use_bias=, activation=,
 --        kernel_initializer='glorot_uniform', bias_initializer='zeros', input_shape=}): Keras's

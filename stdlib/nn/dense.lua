@@ -7,6 +7,7 @@ local class = require("nn.class").class
 local Module = require "nn.module"
 local init = require "nn.init_weights"
 local shape = require "nn.shape"
+local registry = require "nn.registry"
 
 local Dense = class("Dense", Module)
 
@@ -132,6 +133,24 @@ function Dense:describe()
   local act = self.activation ~= "linear" and (", " .. self.activation) or ""
   return string.format("Dense(%s%s)", io, act)
 end
+
+-- Plain data that rebuilds the layer (nn.registry). An initializer given as a function
+-- or a tensor is left out: a loaded model gets its weights from the file anyway.
+function Dense:config()
+  return {type = "Dense", units = self.units, activation = self.activation, alpha = self.alpha,
+          use_bias = self.use_bias, input_shape = self.input_shape,
+          kernel_initializer = type(self.kernel_initializer) == "string" and self.kernel_initializer or nil,
+          bias_initializer = type(self.bias_initializer) == "string" and self.bias_initializer or nil}
+end
+
+function Dense.from_config(cfg, _, path)
+  registry.check_fields(cfg, {"units", "activation", "alpha", "use_bias", "input_shape", "kernel_initializer",
+                              "bias_initializer"}, path)
+  return Dense(cfg.units, {activation = cfg.activation, alpha = cfg.alpha, use_bias = cfg.use_bias,
+                           input_shape = cfg.input_shape, kernel_initializer = cfg.kernel_initializer,
+                           bias_initializer = cfg.bias_initializer})
+end
+registry.register("Dense", Dense)
 
 -- Linear(in, out): the torch spelling, with torch's default initialization.
 local function Linear(in_features, out_features, opts)

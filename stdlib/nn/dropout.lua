@@ -5,6 +5,7 @@ local T = require "luacnn"
 local K = T.kernels
 local class = require("nn.class").class
 local Module = require "nn.module"
+local registry = require "nn.registry"
 
 local Dropout = class("Dropout", Module)
 
@@ -46,5 +47,15 @@ end
 function Dropout:describe()
   return string.format("Dropout(%g)", self.rate)
 end
+
+function Dropout:config()
+  return {type = "Dropout", rate = self.rate, input_shape = self.input_shape}
+end
+
+function Dropout.from_config(cfg, _, path)
+  registry.check_fields(cfg, {"rate", "input_shape"}, path)
+  return Dropout(cfg.rate, {input_shape = cfg.input_shape})
+end
+registry.register("Dropout", Dropout)
 
 return {Dropout = Dropout}

@@ -9,6 +9,7 @@ local metrics = require "nn.metrics"
 local optim = require "optim"
 local shape = require "nn.shape"
 local History = require "train.history"
+local hooks = require "train.hooks"
 
 local function bare(msg)
   return (tostring(msg):gsub("^[^\n:]+:%d+: ", ""))
@@ -40,6 +41,12 @@ function Module:compile(opts)
     for i, spec in ipairs(opts.metrics or {}) do self.metrics[i] = metrics.get(spec, self.loss_fn.name) end
   end)
   if not ok then error("compile: " .. bare(err), 2) end
+  -- what a saved model needs to be compiled again when loaded: names only (a loss or
+  -- metric object has no plain-data form)
+  local names = {}
+  for i, spec in ipairs(opts.metrics or {}) do names[i] = type(spec) == "string" and spec or nil end
+  self.compile_config = type(opts.loss) == "string" and #names == #(opts.metrics or {})
+                        and {loss = opts.loss, metrics = names} or nil
   -- A final softmax (sigmoid) followed by cross-entropy is trained as one step from the
   -- pre-activation scores: the gradient softmax - onehot cannot overflow or vanish the
   -- way 1/p does for a confident wrong prediction.
@@ -114,6 +121,21 @@ function Module:update_metrics(out, yb)
   for _, m in ipairs(self.metrics) do m:update(out, yb) end
 end
 
+-- The epoch's metric bookkeeping as plain data, and back: a checkpoint taken inside an
+-- epoch resumes the epoch's running figures (a metric without state() starts over).
+function Module:metric_state()
+  local s = {}
+  for i, m in ipairs(self.metrics or {}) do s[i] = m.state and m:state() or false end
+  return {metrics = s}
+end
+
+function Module:set_metric_state(s)
+  if type(s) ~= "table" or type(s.metrics) ~= "table" then return end
+  for i, m in ipairs(self.metrics or {}) do
+    if type(s.metrics[i]) == "table" and m.set_state then m:set_state(s.metrics[i]) end
+  end
+end
+
 -- Appends {name, value} of each metric (and of anything else a model tracks per epoch).
 function Module:metric_logs(logs)
   for _, m in ipairs(self.metrics) do logs[#logs + 1] = {m.name, m:result()} end
@@ -185,6 +207,14 @@ local function call(cbs, name, ...)
   return stop
 end
 
+-- The user's callbacks, then those of train.hooks (luacnn train's checkpoints).
+local function with_hooks(self, opts)
+  local cbs = {}
+  for _, cb in ipairs(opts.callbacks or {}) do cbs[#cbs + 1] = cb end
+  for _, hook in ipairs(hooks.fit) do cbs[#cbs + 1] = hook(self, opts) end
+  return cbs
+end
+
 -- Options whose bad values would otherwise be ignored without a word.
 local function check_fit_options(opts, level)
   local on_nan = opts.on_nan
@@ -200,6 +230,15 @@ end
 -- fit(x, y, {epochs=1, batch_size=32, shuffle=true, validation_data={xv, yv},
 --            validation_split=0, callbacks={}, verbose=1, initial_epoch=0, on_nan='stop',
 --            augment=fn|false})
+--
+-- Callbacks get the loop state ts as their last argument: ts.epoch in progress, ts.step
+-- steps done in it, ts.epoch_done once its validation ran, ts.epoch_rng the generator state
+-- its shuffle was drawn from, ts.loss_sum / ts.seen the running loss, and steps, epochs,
+-- samples, batch_size, shuffle, history, params. A callback that restored weights,
+-- optimizer and generator from a checkpoint in on_train_begin sets ts.resume = {epoch,
+-- step, epoch_done, epoch_rng, loss_sum, seen, metrics} and fit continues from there:
+-- mid-epoch, the epoch's order is drawn again from the state it was first drawn from,
+-- then the generator goes back to where the checkpoint left it.
 function Module:fit(x, y, opts)
   opts = opts or {}
   check_fit_options(opts, 2)
@@ -250,21 +289,58 @@ function Module:fit(x, y, opts)
   local n = count(x)
   local steps = (n + bs - 1) // bs
   local verbose = opts.verbose ~= 0 and opts.verbose ~= false
-  local cbs = opts.callbacks or {}
+  local cbs = with_hooks(self, opts)
   local history = History.new()
   local buffers = {}
   local saved_input_grad = self.compute_input_grad
   self.compute_input_grad = false  -- nothing upstream of the first layer needs it
-  call(cbs, "on_train_begin", self)
-  for epoch = (opts.initial_epoch or 0) + 1, epochs do
+  local ts = {epoch = opts.initial_epoch or 0, step = 0, epoch_done = true, epoch_rng = T.get_rng_state(),
+              epochs = epochs, steps = steps, samples = n, batch_size = bs, shuffle = opts.shuffle ~= false,
+              history = history, metrics = self.metrics, loss_sum = 0, seen = 0, params = params}
+  local function abort(err)
+    self.compute_input_grad = saved_input_grad
     self:train()
+    call(cbs, "on_train_abort", self, ts, err)
+  end
+  -- a callback's error (or a request to exit) leaves fit like fit's own errors do
+  local function notify(name, ...)
+    local ok, res = pcall(call, cbs, name, ...)
+    if ok then return res end
+    abort(res)
+    error(res, 0)
+  end
+  notify("on_train_begin", self, ts)
+  local resume = ts.resume
+  local first_epoch = (opts.initial_epoch or 0) + 1
+  if resume then
+    first_epoch = resume.epoch_done and resume.epoch + 1 or resume.epoch
+    -- the position is the checkpoint's until the loop moves on (a run resumed after its
+    -- last epoch has nothing left to do, and must not look like a fresh start)
+    ts.epoch, ts.step, ts.epoch_done, ts.epoch_rng = resume.epoch, resume.step, resume.epoch_done, resume.epoch_rng
+    ts.loss_sum, ts.seen = resume.loss_sum, resume.seen
+  end
+  for epoch = first_epoch, epochs do
+    self:train()
+    local mid = resume and not resume.epoch_done and epoch == resume.epoch
+    local now = mid and T.get_rng_state()
+    if mid then T.set_rng_state(resume.epoch_rng) end
+    ts.epoch, ts.step, ts.epoch_done, ts.epoch_rng = epoch, 0, false, T.get_rng_state()
     local order = opts.shuffle == false and T.arange(1, n + 1) or T.randperm(n)
     self:reset_metrics()
-    local progress = verbose and Progress.new{total = steps, epoch = epoch, epochs = epochs} or nil
+    local first_step = mid and resume.step + 1 or 1
+    local progress = verbose and Progress.new{total = steps, epoch = epoch, epochs = epochs, initial = first_step - 1}
+                     or nil
     local loss_sum, seen = 0, 0
     local logs
+    if mid then
+      T.set_rng_state(now)
+      loss_sum, seen = resume.loss_sum, resume.seen
+      if resume.metrics then self:set_metric_state(resume.metrics) end
+      if seen > 0 then logs = self:metric_logs({{"loss", loss_sum / seen}}) end
+      ts.step, ts.loss_sum, ts.seen = resume.step, loss_sum, seen
+    end
     local stopped_by_nan = false
-    for s = 1, steps do
+    for s = first_step, steps do
       local first = (s - 1) * bs + 1
       local nb = math.min(bs, n - first + 1)
       local idx = order:narrow(1, first, nb)
@@ -272,14 +348,14 @@ function Module:fit(x, y, opts)
       local yb = gather(y, idx, buffers, "y", nb)
       local ok, loss, out = pcall(train_step, self, xb, yb, params, grads)
       if not ok then
-        self.compute_input_grad = saved_input_grad
+        abort(loss)
         error(string.format("fit: epoch %d, step %d: %s", epoch, s, bare(loss)), 2)
       end
       if loss ~= loss or loss == math.huge or loss == -math.huge then
         local msg = string.format("fit: the loss became %s at epoch %d, step %d (learning rate too high, or inputs "
                                   .. "not scaled?)", loss ~= loss and "nan" or tostring(loss), epoch, s)  -- not "-nan"
         if opts.on_nan == "error" then
-          self.compute_input_grad = saved_input_grad
+          abort(msg)
           error(msg, 2)
         elseif opts.on_nan ~= "continue" then
           io.stderr:write(msg, "; training stopped\n")
@@ -291,8 +367,9 @@ function Module:fit(x, y, opts)
       loss_sum, seen = loss_sum + loss * nb, seen + nb
       self:update_metrics(out, yb)
       logs = self:metric_logs({{"loss", loss_sum / seen}})
+      ts.step, ts.loss_sum, ts.seen = s, loss_sum, seen
       if progress then progress:update(s, logs) end
-      call(cbs, "on_batch_end", s, loss, self)
+      notify("on_batch_end", s, loss, self, ts)
     end
     if stopped_by_nan then break end
     logs = logs or {{"loss", 0 / 0}}
@@ -303,11 +380,12 @@ function Module:fit(x, y, opts)
     end
     history:append(epoch, logs)
     if progress then progress:finish(logs) end
-    if call(cbs, "on_epoch_end", epoch, logs_dict(logs), self) then break end
+    ts.epoch_done = true
+    if notify("on_epoch_end", epoch, logs_dict(logs), self, ts) then break end
   end
   self.compute_input_grad = saved_input_grad
   self:train()
-  call(cbs, "on_train_end", history, self)
+  notify("on_train_end", history, self, ts)
   if opts.plot then history:plot(opts.plot) end
   return history
 end

@@ -13,6 +13,8 @@ local batchnorm = require "nn.batchnorm"
 -- the model API and the summary extend Module itself
 require "nn.fit"
 require "nn.summary"
+local checkpoint = require "nn.checkpoint"  -- also model:save, save_weights, load_weights
+local registry = require "nn.registry"
 require "nn.model_fit"
 
 local nn = {
@@ -48,6 +50,11 @@ local nn = {
   init = require "nn.init_weights",
   gradcheck = require("nn.gradcheck").gradcheck,
   class = require("nn.class").class,
+  -- checkpoints (docs/checkpoint.md): nn.load(path) -> model, meta
+  load = checkpoint.load_model,
+  from_config = function(cfg) return registry.from_config(cfg, "config") end,
+  registry = registry,
+  checkpoint = checkpoint,
   is_a = require("nn.class").is_a,
 }
 

@@ -12,6 +12,7 @@ local T = require "luacnn"
 local class = require("nn.class").class
 local Module = require "nn.module"
 local shape = require "nn.shape"
+local registry = require "nn.registry"
 
 local M = {}
 
@@ -191,6 +192,26 @@ end
 function Add:describe()
   return "Add"
 end
+
+function Concat:config()
+  return {type = "Concat", dim = self.dim}
+end
+
+function Concat.from_config(cfg, _, path)
+  registry.check_fields(cfg, {"dim"}, path)
+  return Concat{dim = cfg.dim}
+end
+registry.register("Concat", Concat)
+
+function Add:config()
+  return {type = "Add"}
+end
+
+function Add.from_config(cfg, _, path)
+  registry.check_fields(cfg, {}, path)
+  return Add()
+end
+registry.register("Add", Add)
 
 M.Concat, M.Add = Concat, Add
 M.Concatenate = Concat

@@ -47,6 +47,16 @@ function Accuracy:result()
   return self.count > 0 and self.correct / self.count or 0
 end
 
+-- The running counts, so a checkpoint taken mid-epoch resumes the epoch's figures.
+function Accuracy:state()
+  return {correct = self.correct, count = self.count}
+end
+
+function Accuracy:set_state(s)
+  if type(s.correct) ~= "number" or type(s.count) ~= "number" then error(self.name .. ": bad metric state", 2) end
+  self.correct, self.count = s.correct, s.count
+end
+
 local TopK = class("TopKAccuracy")
 
 function TopK:__init(k, name)
@@ -58,6 +68,8 @@ end
 
 TopK.reset = Accuracy.reset
 TopK.result = Accuracy.result
+TopK.state = Accuracy.state
+TopK.set_state = Accuracy.set_state
 
 function TopK:update(pred, target)
   if not pred:is_contiguous() then pred = pred:contiguous() end

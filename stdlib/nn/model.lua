@@ -26,6 +26,7 @@ local is_a = require("nn.class").is_a
 local Module = require "nn.module"
 local shape = require "nn.shape"
 local graph = require "nn.graph"
+local registry = require "nn.registry"
 
 local bare = graph.bare
 
@@ -579,5 +580,72 @@ function Model:__tostring()
   lines[#lines + 1] = "}"
   return table.concat(lines, "\n")
 end
+
+-- The graph as plain data (nn/registry.lua): the inputs, the layers in model.layers order,
+-- one node per step {layer = index, inputs = {slots}} where slots 1..#inputs are the inputs
+-- and #inputs + k the output of step k, and the outputs {key, slot, aux}. A layer applied
+-- twice is one entry used by two nodes, so the rebuilt model shares its weights too. (A
+-- module shared between two nested blocks comes back as two copies.)
+function Model:config()
+  local inputs, layers, index, nodes, outputs = {}, {}, {}, {}, {}
+  for i, n in ipairs(self.inputs) do inputs[i] = {shape = shape.copy(n.shape), name = n.name} end
+  for i, l in ipairs(self.layers) do
+    layers[i] = registry.config_of(l)
+    index[l] = i
+  end
+  for k, st in ipairs(self.steps) do
+    nodes[k] = {layer = index[st.layer], inputs = {table.unpack(st.args)}, multi = st.multi or nil}
+  end
+  for i, o in ipairs(self.output_list) do outputs[i] = {key = o.key, slot = o.slot, aux = o.aux or nil} end
+  return {type = "Model", inputs = inputs, layers = layers, nodes = nodes, outputs = outputs,
+          named_outputs = self.named_outputs}
+end
+
+local function plain_list(v, what, path)
+  if type(v) ~= "table" then error(string.format("%s: %s must be a list", path, what), 0) end
+  for k in pairs(v) do
+    if math.type(k) ~= "integer" or k < 1 or k > #v then error(string.format("%s: %s must be a plain list", path, what), 0) end
+  end
+  return v
+end
+
+function Model.from_config(cfg, from_config, path)
+  registry.check_fields(cfg, {"inputs", "layers", "nodes", "outputs", "named_outputs"}, path)
+  local slots, inputs = {}, {}
+  for i, spec in ipairs(plain_list(cfg.inputs, "inputs", path)) do
+    if type(spec) ~= "table" then error(string.format("%s: inputs[%d] must be {shape =, name =}", path, i), 0) end
+    inputs[i] = graph.Input{shape = spec.shape, name = spec.name}
+    slots[i] = inputs[i]
+  end
+  local layers = {}
+  for i, lc in ipairs(plain_list(cfg.layers, "layers", path)) do
+    layers[i] = from_config(lc, string.format("%s.layers[%d]", path, i))
+  end
+  for k, nd in ipairs(plain_list(cfg.nodes, "nodes", path)) do
+    local where = string.format("%s.nodes[%d]", path, k)
+    local layer = type(nd) == "table" and layers[nd.layer]
+    if not layer then error(where .. ": layer must be the index of one of the layers", 0) end
+    local args = {}
+    -- a node takes only slots made before it: the graph read back cannot have a cycle
+    for j, s in ipairs(plain_list(nd.inputs, "inputs", where)) do
+      args[j] = math.type(s) == "integer" and s >= 1 and s < #inputs + k and slots[s] or nil
+      if not args[j] then error(string.format("%s: input %d is not an earlier slot", where, j), 0) end
+    end
+    if nd.multi then slots[#inputs + k] = layer(args) else slots[#inputs + k] = layer(args[1]) end
+  end
+  local outs, aux, main = {}, {}, nil
+  for i, o in ipairs(plain_list(cfg.outputs, "outputs", path)) do
+    local node = type(o) == "table" and math.type(o.slot) == "integer" and slots[o.slot]
+    if not node or (type(o.key) ~= "string" and math.type(o.key) ~= "integer") then
+      error(string.format("%s: outputs[%d] must be {key =, slot =} with an existing slot", path, i), 0)
+    end
+    outs[o.key] = node
+    main = main or o.key
+    if o.aux then aux[#aux + 1] = o.key end
+  end
+  return Model{inputs = inputs, outputs = (cfg.named_outputs or #cfg.outputs > 1) and outs or outs[main], aux = aux,
+               main = main}
+end
+registry.register("Model", Model)
 
 return Model

@@ -67,6 +67,21 @@ local function fusable_layer(self, o)
   return m.preactivation and m or nil
 end
 
+-- A copy of v if it is plain data (strings, numbers, booleans, tables of them), else nil.
+local function plain(v, depth)
+  depth = depth or 0
+  local t = type(v)
+  if t == "string" or t == "number" or t == "boolean" then return v end
+  if t ~= "table" or getmetatable(v) ~= nil or depth > 8 then return nil end
+  local out = {}
+  for k, x in pairs(v) do
+    local c = plain(x, depth + 1)
+    if c == nil or (type(k) ~= "string" and math.type(k) ~= "integer") then return nil end
+    out[k] = c
+  end
+  return out
+end
+
 function Model:compile(opts)
   if self.num_outputs == 1 and (type(opts) ~= "table" or type(opts.loss) ~= "table" or is_loss_object(opts.loss)) then
     self._multi = nil
@@ -140,6 +155,12 @@ function Model:compile(opts)
   self._fused = false
   self._multi = true
   self.compiled = true
+  -- what a saved model needs to be compiled again when loaded (nn/checkpoint.lua): losses
+  -- and metrics given by name; objects have no plain-data form
+  local loss = plain(opts.loss)
+  self.compile_config = loss and {loss = loss, loss_weights = plain(opts.loss_weights), metrics = plain(opts.metrics)}
+                        or nil
+  if opts.metrics ~= nil and self.compile_config and self.compile_config.metrics == nil then self.compile_config = nil end
   return self
 end
 
@@ -274,6 +295,23 @@ function Model:update_metrics(out, yb)
     local o = self._metric_outputs[i]
     local pred = T.is_tensor(out) and out or out[o.key]
     m:update(pred, targets(yb, o.key))
+  end
+end
+
+-- Checkpoints inside an epoch keep the per-output loss sums too (see Module:metric_state).
+function Model:metric_state()
+  local s = Module.metric_state(self)
+  s.seen, s.heads = self._seen or 0, {}
+  for i, h in ipairs(self.heads or {}) do s.heads[i] = h.sum or false end
+  return s
+end
+
+function Model:set_metric_state(s)
+  Module.set_metric_state(self, s)
+  if type(s) ~= "table" then return end
+  if type(s.seen) == "number" then self._seen = s.seen end
+  for i, h in ipairs(self.heads or {}) do
+    if type(s.heads) == "table" and type(s.heads[i]) == "number" then h.sum = s.heads[i] end
   end
 end
 

@@ -50,6 +50,31 @@ function Module:named_parameters(prefix, out)
   return out
 end
 
+-- Tensors that are state but not parameters (batch norm's running statistics): no
+-- gradient, no optimizer, but saved and loaded with the weights. Same entries as
+-- named_parameters without grad. Layers with such state override it.
+function Module:named_state(prefix, out)
+  return out or {}
+end
+
+-- Parameters then state, {name=, value=, kind='parameter'|'state'}: what a weights file holds.
+function Module:named_tensors()
+  local out = {}
+  for _, p in ipairs(self:named_parameters()) do
+    out[#out + 1] = {name = p.name, value = p.value, kind = "parameter"}
+  end
+  for _, s in ipairs(self:named_state()) do
+    out[#out + 1] = {name = s.name, value = s.value, kind = "state"}
+  end
+  return out
+end
+
+-- Plain data from which nn.from_config rebuilds the layer (see nn/registry.lua).
+function Module:config()
+  error(string.format("%s has no config(): it cannot be saved as an architecture (see stdlib/nn/registry.lua "
+                      .. "for how a layer type becomes saveable)", self.class_name), 2)
+end
+
 function Module:num_parameters()
   local n = 0
   for _, p in ipairs(self:named_parameters()) do n = n + p.value:numel() end

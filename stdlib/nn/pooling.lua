@@ -21,6 +21,7 @@ local class = require("nn.class").class
 local Module = require "nn.module"
 local conv = require "nn.conv"
 local shape = require "nn.shape"
+local registry = require "nn.registry"
 
 local function pool_class(name, kernel_name)
   local P = class(name, Module)
@@ -115,6 +116,21 @@ local function pool_class(name, kernel_name)
     return name .. "(" .. table.concat(parts, ", ") .. ")"
   end
 
+  function P:config()
+    return {type = name, kernel_size = {table.unpack(self.kernel_size)}, stride = {table.unpack(self.stride)},
+            padding = {table.unpack(self.padding)}, ceil_mode = self.ceil_mode,
+            count_include_pad = kernel_name == "avgpool2d" and self.count_include_pad or nil,
+            input_shape = self.input_shape}
+  end
+
+  function P.from_config(cfg, _, path)
+    registry.check_fields(cfg, {"kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "input_shape"},
+                          path)
+    return P(cfg.kernel_size, {stride = cfg.stride, padding = cfg.padding, ceil_mode = cfg.ceil_mode,
+                               count_include_pad = cfg.count_include_pad, input_shape = cfg.input_shape})
+  end
+  registry.register(name, P)
+
   return P
 end
 
@@ -176,6 +192,16 @@ end
 function GlobalAvgPool2d:describe()
   return "GlobalAvgPool2d"
 end
+
+function GlobalAvgPool2d:config()
+  return {type = "GlobalAvgPool2d", input_shape = self.input_shape}
+end
+
+function GlobalAvgPool2d.from_config(cfg, _, path)
+  registry.check_fields(cfg, {"input_shape"}, path)
+  return GlobalAvgPool2d{input_shape = cfg.input_shape}
+end
+registry.register("GlobalAvgPool2d", GlobalAvgPool2d)
 
 local AdaptiveAvgPool2d = class("AdaptiveAvgPool2d", Module)
 
@@ -251,6 +277,16 @@ end
 function AdaptiveAvgPool2d:describe()
   return "AdaptiveAvgPool2d(" .. conv.hw(self.output_size) .. ")"
 end
+
+function AdaptiveAvgPool2d:config()
+  return {type = "AdaptiveAvgPool2d", output_size = {table.unpack(self.output_size)}, input_shape = self.input_shape}
+end
+
+function AdaptiveAvgPool2d.from_config(cfg, _, path)
+  registry.check_fields(cfg, {"output_size", "input_shape"}, path)
+  return AdaptiveAvgPool2d(cfg.output_size, {input_shape = cfg.input_shape})
+end
+registry.register("AdaptiveAvgPool2d", AdaptiveAvgPool2d)
 
 return {MaxPool2d = MaxPool2d, AvgPool2d = AvgPool2d, GlobalAvgPool2d = GlobalAvgPool2d,
         AdaptiveAvgPool2d = AdaptiveAvgPool2d,

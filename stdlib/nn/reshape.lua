@@ -3,6 +3,7 @@
 local class = require("nn.class").class
 local Module = require "nn.module"
 local shape = require "nn.shape"
+local registry = require "nn.registry"
 
 local Flatten = class("Flatten", Module)
 
@@ -32,6 +33,16 @@ end
 function Flatten:describe()
   return "Flatten"
 end
+
+function Flatten:config()
+  return {type = "Flatten", input_shape = self.input_shape}
+end
+
+function Flatten.from_config(cfg, _, path)
+  registry.check_fields(cfg, {"input_shape"}, path)
+  return Flatten{input_shape = cfg.input_shape}
+end
+registry.register("Flatten", Flatten)
 
 local Reshape = class("Reshape", Module)
 
@@ -93,5 +104,15 @@ end
 function Reshape:describe()
   return "Reshape" .. shape.str(self.target)
 end
+
+function Reshape:config()
+  return {type = "Reshape", target = shape.copy(self.target), input_shape = self.input_shape}
+end
+
+function Reshape.from_config(cfg, _, path)
+  registry.check_fields(cfg, {"target", "input_shape"}, path)
+  return Reshape(cfg.target, {input_shape = cfg.input_shape})
+end
+registry.register("Reshape", Reshape)
 
 return {Flatten = Flatten, Reshape = Reshape}

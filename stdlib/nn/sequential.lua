@@ -5,6 +5,7 @@ local class = require("nn.class").class
 local is_a = require("nn.class").is_a
 local Module = require "nn.module"
 local shape = require "nn.shape"
+local registry = require "nn.registry"
 
 local Sequential = class("Sequential", Module)
 
@@ -194,6 +195,40 @@ function Sequential:named_parameters(prefix, out)
   end
   return out
 end
+
+function Sequential:named_state(prefix, out)
+  out = out or {}
+  for i, layer in ipairs(self.layers) do
+    layer:named_state((prefix or "") .. i .. ".", out)
+  end
+  return out
+end
+
+function Sequential:config()
+  local layers = {}
+  for i, layer in ipairs(self.layers) do
+    local ok, cfg = pcall(registry.config_of, layer)
+    if not ok then error(self:where(i, layer, cfg), 2) end
+    layers[i] = cfg
+  end
+  return {type = "Sequential", layers = layers, input_shape = self.input_shape}
+end
+
+function Sequential.from_config(cfg, from_config, path)
+  registry.check_fields(cfg, {"layers", "input_shape"}, path)
+  if type(cfg.layers) ~= "table" then error(path .. ": layers must be a list of layer configs", 0) end
+  local layers = {}
+  for i = 1, #cfg.layers do
+    layers[i] = from_config(cfg.layers[i], string.format("%s.layers[%d]", path, i))
+  end
+  for k in pairs(cfg.layers) do
+    if math.type(k) ~= "integer" or k < 1 or k > #layers then error(path .. ": layers must be a plain list", 0) end
+  end
+  local model = Sequential(layers)
+  if cfg.input_shape and not model.built then model:build(cfg.input_shape) end
+  return model
+end
+registry.register("Sequential", Sequential)
 
 function Sequential:train(mode)
   self.training = mode ~= false

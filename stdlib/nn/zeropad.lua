@@ -4,6 +4,7 @@ local class = require("nn.class").class
 local Module = require "nn.module"
 local conv = require "nn.conv"
 local shape = require "nn.shape"
+local registry = require "nn.registry"
 
 local ZeroPad2d = class("ZeroPad2d", Module)
 
@@ -60,5 +61,15 @@ function ZeroPad2d:describe()
   if p[1] == p[2] and p[2] == p[3] and p[3] == p[4] then return string.format("ZeroPad2d(%d)", p[1]) end
   return string.format("ZeroPad2d(%d,%d,%d,%d)", p[1], p[2], p[3], p[4])
 end
+
+function ZeroPad2d:config()
+  return {type = "ZeroPad2d", padding = {table.unpack(self.pad)}, input_shape = self.input_shape}
+end
+
+function ZeroPad2d.from_config(cfg, _, path)
+  registry.check_fields(cfg, {"padding", "input_shape"}, path)
+  return ZeroPad2d(cfg.padding, {input_shape = cfg.input_shape})
+end
+registry.register("ZeroPad2d", ZeroPad2d)
 
 return {ZeroPad2d = ZeroPad2d, ZeroPadding2D = ZeroPad2d}

@@ -26,6 +26,9 @@ function Optimizer:__init(opts, defaults)
   if type(self.lr) == "number" and not (self.lr >= 0 and self.lr < math.huge) then
     error(string.format("%s: learning rate must be >= 0 and finite, got %g", self.class_name, self.lr), 4)
   end
+  self.hyper_names = {}
+  for k in pairs(defaults) do self.hyper_names[#self.hyper_names + 1] = k end
+  table.sort(self.hyper_names)
   self.iterations = 0
   self.state = {}
 end
@@ -83,6 +86,31 @@ end
 function Optimizer:load_state_dict(s)
   self.iterations = s.iterations
   self.state = s.state
+end
+
+-- The name and hyper-parameters as plain data; a learning-rate schedule (a callable)
+-- is kept as its description, since the script that made it makes it again.
+function Optimizer:config()
+  local h = {}
+  for _, k in ipairs(self.hyper_names or {}) do
+    local v = self[k]
+    if type(v) == "number" or type(v) == "boolean" or type(v) == "string" then h[k] = v else h[k] = tostring(v) end
+  end
+  return {type = self.class_name, hyper = h}
+end
+
+-- The state buffers as {index=, slot=, value=} (index: the parameter's position in the
+-- lists step() is given), sorted so files come out the same every time.
+function Optimizer:named_state()
+  local out = {}
+  for i, st in pairs(self.state) do
+    for slot, t in pairs(st) do out[#out + 1] = {index = i, slot = slot, value = t} end
+  end
+  table.sort(out, function(a, b)
+    if a.index ~= b.index then return a.index < b.index end
+    return a.slot < b.slot
+  end)
+  return out
 end
 
 return Optimizer

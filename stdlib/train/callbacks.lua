@@ -1,7 +1,9 @@
 -- Callbacks for fit(): tables with any of
---   on_train_begin(model), on_epoch_end(epoch, logs, model) -> true to stop,
---   on_batch_end(step, loss, model), on_train_end(history, model)
--- logs maps names to values: logs.loss, logs.val_accuracy, ...
+--   on_train_begin(model, ts), on_epoch_end(epoch, logs, model, ts) -> true to stop,
+--   on_batch_end(step, loss, model, ts), on_train_end(history, model, ts),
+--   on_train_abort(model, ts, err)  (fit is leaving by an error)
+-- logs maps names to values: logs.loss, logs.val_accuracy, ...; ts is fit's loop state
+-- (epoch, step, steps, epochs, samples, batch_size, loss_sum, seen, history; see nn/fit.lua).
 local M = {}
 
 -- EarlyStopping{monitor='val_loss', patience=0, min_delta=0, mode='auto', restore_best_weights=false}

@@ -14,7 +14,7 @@ local REDRAW_INTERVAL = 0.05 -- seconds between terminal redraws
 local LOG_INTERVAL = 30 -- seconds between plain progress lines
 
 local OPTIONS = {
-  total = true, epoch = true, epochs = true, out = true, tty = true, width = true, clock = true,
+  total = true, epoch = true, epochs = true, out = true, tty = true, width = true, clock = true, initial = true,
 }
 
 local function is_whole(v)
@@ -103,8 +103,10 @@ local function bar(done, total, width)
   return "[" .. s .. string.rep(".", width - filled) .. "]"
 end
 
--- Progress.new{total=, epoch=, epochs=, out=, tty=, width=, clock=}; see the top of the file.
--- total = nil means the number of steps is unknown: no bar and no ETA until finish.
+-- Progress.new{total=, epoch=, epochs=, out=, tty=, width=, clock=, initial=}; see the top of
+-- the file. total = nil means the number of steps is unknown: no bar and no ETA until finish.
+-- initial: steps already done when this display starts (an epoch resumed from a
+-- checkpoint); times per step and the ETA count only the steps run since.
 function Progress.new(opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("Progress.new: expected a table of options", 2) end
@@ -119,6 +121,7 @@ function Progress.new(opts)
     error("Progress.new: epochs given without epoch", 2)
   end
   self.width = check_count("Progress.new", "width", opts.width or 30, 1, false)
+  self.initial = check_count("Progress.new", "initial", opts.initial or 0, 0, false)
   self.out = opts.out or io.stdout
   if type(self.out) ~= "table" and type(self.out) ~= "userdata" then
     error("Progress.new: out must be a file or an object with :write, got " .. type(self.out), 2)
@@ -139,7 +142,7 @@ function Progress.new(opts)
   self.start = self.clock()
   self.last_draw = nil -- clock of the last terminal redraw
   self.last_log = self.start -- clock of the last plain line (or the start)
-  self.done = 0
+  self.done = self.initial
   self.header_done = false
   self.finished = false
   return self
@@ -175,15 +178,17 @@ end
 function Progress:_timing(now, done)
   local elapsed = now - self.start
   local s = " - " .. Progress.format_duration(elapsed)
-  if done > 0 then s = s .. " " .. Progress.format_step_time(elapsed / done) end
+  local run = done - self.initial
+  if run > 0 then s = s .. " " .. Progress.format_step_time(elapsed / run) end
   return s
 end
 
 -- " - ETA: 3s" while running with a known total; elapsed time otherwise.
 function Progress:_eta(now, done)
   if self.total and done < self.total then
-    if done == 0 then return "" end
-    local eta = (now - self.start) / done * (self.total - done)
+    local run = done - self.initial
+    if run <= 0 then return "" end
+    local eta = (now - self.start) / run * (self.total - done)
     return " - ETA: " .. Progress.format_duration(eta)
   end
   return self:_timing(now, done)

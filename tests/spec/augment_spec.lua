@@ -264,8 +264,11 @@ describe("fit{augment = ...}", function()
     local probe = {on_epoch_end = function(epoch) at[epoch] = minor_faults() end}
     -- 320 = 4 x 64 + 64: full batches only; [64,3,16,16] is 48 pages, [64,8,16,16] 128
     m:fit(xs, ys, {epochs = 4, batch_size = 64, verbose = 0, augment = aug, callbacks = {probe}})
+    -- a fresh input or activation buffer per step would fault 48-128 pages a step, 480 or
+    -- more in all; the Lua heap (busted's, in this process) faults a few pages now and
+    -- then as glibc trims and regrows it: 25 were seen
     local faults = at[4] - at[2]
-    assert.is_true(faults < 20, faults .. " page faults in 10 steady-state steps")
+    assert.is_true(faults < 64, faults .. " page faults in 10 steady-state steps")
   end)
 
   it("refuses what cannot work, before training or naming the step", function()

@@ -51,10 +51,13 @@ describe("a 20-epoch training run", function()
     assert.are.equal(a.tensors, b.tensors)
     assert.are.equal(a.live, b.live)
     assert.are.equal(a.cached, b.cached)
-    -- resident memory: within 3% (measured: +1.4%, about 160 KiB of allocator slack
-    -- over 18 epochs; one leaked batch of inputs per step would add 50%)
+    -- resident memory: within 8%. Measured +0.8-1.2% on a quiet machine (glibc's heap
+    -- settling over the first epochs; Lua's heap is flat), and up to +4.8% in runs where
+    -- other jobs loaded the cores (the C heap and OpenBLAS's per-thread buffers are
+    -- touched as the threads' work shifts). One leaked batch of inputs per step would add
+    -- 50%; the exact counters above catch any tensor kept.
     local growth = (b.rss - a.rss) / a.rss
-    assert.is_true(math.abs(growth) <= 0.03, string.format("resident pages %d at epoch 2, %d at epoch 20 (%+.1f%%)",
+    assert.is_true(math.abs(growth) <= 0.08, string.format("resident pages %d at epoch 2, %d at epoch 20 (%+.1f%%)",
                                                            a.rss, b.rss, 100 * growth))
   end)
 end)

@@ -153,6 +153,18 @@ describe("Progress on a terminal", function()
       1, true), out:text())
   end)
 
+  it("times only the steps run since a resumed epoch started (initial =)", function()
+    local p, out, clock = new { total = 250, epoch = 2, epochs = 10, tty = true, start = 0, initial = 150 }
+    clock.t = 1
+    p:update(200, TRAIN)
+    assert.truthy(out:text():find("\r200/250 [=======================>......] - ETA: 1s", 1, true), out:text())
+    clock.t = 2
+    p:update(250)
+    p:finish()
+    assert.truthy(out:text():find("250/250 [==============================] - 2s 20ms/step\27[K\n", 1, true),
+      out:text())
+  end)
+
   it("shows a bar of the given width, and no header without an epoch", function()
     local p, out, clock = new { total = 10, width = 10, tty = true, start = 0 }
     clock.t = 1

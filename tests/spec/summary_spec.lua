@@ -236,6 +236,29 @@ describe("summary", function()
     assert_contains(msg, "summary: layer 1.add Add: its inputs have different jumps (2 for input 1, 1 for input 2)")
   end)
 
+  it("a graph model (ResNet-18): branches merge at Add with equal jumps; torchvision's counts", function()
+    -- conv1 7x7/2: 7 (2); max pool 3/2: 11 (4); layer1, four 3x3: 43 (4); each later stage
+    -- starts with a stride-2 conv: 43+8 = 51 (8) +48 = 99; 99+16 = 115 (16) +96 = 211;
+    -- 211+32 = 243 (32) +192 = 435; global pool over 7x7: 435 + 6*32 = 627
+    local resnet = require("nn.init_weights").skipped(model_file("resnet"), {depth = 18})
+    local _, info = resnet:summary{print = false}
+    local rows = by_path(info)
+    assert.are.same({11, 11, 4, 4}, field(rows["4"]))
+    assert.are.same({43, 43, 4, 4}, field(rows["layer1"]))
+    assert.are.same({99, 99, 8, 8}, field(rows["layer2"]))
+    assert.are.same({211, 211, 16, 16}, field(rows["layer3"]))
+    assert.are.same({435, 435, 32, 32}, field(rows["layer4"]))
+    -- layer2's first block: the main branch 43+8 = 51, +16 = 67; the 1x1/2 shortcut keeps
+    -- 43; both have jump 8, and the Add takes the larger field
+    assert.are.same({51, 51, 8, 8}, field(rows["layer2.1.conv1"]))
+    assert.are.same({43, 43, 8, 8}, field(rows["layer2.1.downsample"]))
+    assert.are.same({67, 67, 8, 8}, field(rows["layer2.1.8"]))
+    assert.are.equal("Add", rows["layer2.1.8"].name)
+    assert.are.same({627, 627}, rows["9"].node.rf)
+    assert.are.equal(11689512, info.trainable_params)
+    assert.are.equal(1814073344, info.macs)  -- torchvision: 1.81 GFLOPS
+  end)
+
   it("a layer used twice appears twice but its parameters count once", function()
     local shared = nn.Conv2d(2, 2, 3, {padding = 1})
     local m = nn.Sequential{shared, nn.ReLU(), shared}
