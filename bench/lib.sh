@@ -23,9 +23,10 @@ if ! "$python" -c 'import torch' 2>/dev/null; then
   apt-get install -y python3-torch >&2 || { apt-get update >&2 && apt-get install -y python3-torch >&2; }
 fi
 
-# check_malloc [SCRIPT]: which spelling of the malloc thresholds this glibc honours, asked of
-# SCRIPT's malloc-check (default bench/lib.py's); sets check_tunables, check_legacy (what each spelling did),
-# tuned_env (the first spelling that works, or empty) and malloc_kinds ("glibc tuned").
+# check_malloc [SCRIPT]: which spelling of the malloc thresholds this glibc honours, asked
+# of SCRIPT's malloc-check (default: bench/lib.py's); sets check_tunables, check_legacy
+# (what each spelling did), tuned_env (the first spelling that works, or empty) and
+# malloc_kinds ("glibc tuned").
 # shellcheck disable=SC2120  # the argument is optional
 check_malloc() {
   local big=1073741824
@@ -142,8 +143,8 @@ alternate() {
   done
 }
 
-# report MEASURE...: lib.lua's report over $results (see there for MEASURE); fails when the
-# two sides' workloads differ.
+# report MEASURE...: lib.lua's report over $results with $bench and $rounds (see there for
+# MEASURE); fails when the two sides' workloads differ.
 report() {
   lua5.4 - "$here/bench/lib.lua" "$bench" "$results" "$rounds" "$@" <<'LUA'
 if not dofile(arg[1]).report(table.unpack(arg, 2)) then os.exit(1) end
