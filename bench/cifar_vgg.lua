@@ -39,7 +39,8 @@ if mode == "augment" then
     for _ = 1, 50 do aug(x) end
     ts[r] = (T.clock() - t0) / 50
   end
-  print(string.format("luacnn augment batch=%d threads=%d us_per_batch=%.1f", bs, T.get_num_threads(), lib.med(ts) * 1e6))
+  print(string.format("luacnn augment batch=%d threads=%d us_per_batch=%.1f", bs, T.get_num_threads(),
+                      lib.med(ts) * 1e6))
   return
 end
 

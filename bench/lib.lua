@@ -78,11 +78,13 @@ end
 function M.dims(shape) return table.concat(shape, "x") end
 
 -- The workload fields both sides print, so the driver can check they built the same network:
--- "params=P tensors=K shapes=S" with S the parameter tensors' shapes sorted as strings
--- (PyTorch's sorted() orders them the same way), so the order of registration does not matter.
-function M.workload(shapes)
+-- "params=P tensors=K shapes=S" for a list of parameter tensors (model:parameters()), S
+-- their shapes sorted as strings (PyTorch's sorted() orders them the same way), so the order
+-- of registration does not matter.
+function M.workload(params)
   local s, total = {}, 0
-  for i, shape in ipairs(shapes) do
+  for i, p in ipairs(params) do
+    local shape = p:size()
     s[i] = M.dims(shape)
     local n = 1
     for _, d in ipairs(shape) do n = n * d end
@@ -157,7 +159,8 @@ function M.report(bench, path, rounds, ...)
   if same then
     local w = workload[1].text
     print(string.format("workload check: both sides built the same network (%s parameters in %s tensors of the same "
-                        .. "shapes, output %s)", w:match("params=(%S+)"), w:match("tensors=(%S+)"), w:match("out=(%S+)")))
+                        .. "shapes, output %s)", w:match("params=(%S+)"), w:match("tensors=(%S+)"),
+                        w:match("out=(%S+)")))
   else
     print("workload check FAILED: the sides differ in parameters, shapes or output:")
     for _, w in ipairs(workload) do print(string.format("  %s %s threads: %s", w.side, w.th, w.text)) end
@@ -179,8 +182,8 @@ function M.report(bench, path, rounds, ...)
           if c.L.rounds[r] and c.P.rounds[r] then pr[#pr + 1] = c.L.rounds[r] / c.P.rounds[r] end
         end
         print(string.format("%-28s %7s | " .. m.u.fmt:gsub("%%", "%%10") .. " | " .. m.u.fmt:gsub("%%", "%%10")
-                            .. " %-24s | %6.3f %6.3f", m.label .. " (" .. m.unit .. ")", th, l, p, cfg[th] or "?", l / p,
-                            M.med(pr)))
+                            .. " %-24s | %6.3f %6.3f", m.label .. " (" .. m.unit .. ")", th, l, p, cfg[th] or "?",
+                            l / p, M.med(pr)))
         local b = best[m]
         local better = function(v, old) return old == nil or (m.u.higher and v > old or not m.u.higher and v < old) end
         if better(l, b.l) then b.l, b.lth = l, th end
@@ -205,8 +208,8 @@ end
 -- fmt formats V ("%.1f"); lth, pth: the thread counts (strings or numbers).
 function M.ratio_line(bench, label, unit, fmt, l, lth, p, pth, cfg)
   local function nth(th) return th .. (tostring(th) == "1" and " thread" or " threads") end
-  print(string.format("ratio: %s %s: luacnn " .. fmt .. " %s (%s)  PyTorch " .. fmt .. " %s (%s, %s)  luacnn/PyTorch %.3f",
-                      bench, label, l, unit, nth(lth), p, unit, nth(pth), cfg or "?", l / p))
+  print(string.format("ratio: %s %s: luacnn " .. fmt .. " %s (%s)  PyTorch " .. fmt .. " %s (%s, %s)  "
+                      .. "luacnn/PyTorch %.3f", bench, label, l, unit, nth(lth), p, unit, nth(pth), cfg or "?", l / p))
 end
 
 return M

@@ -20,7 +20,6 @@ model:compile{optimizer = optim.SGD{lr = 0.01, momentum = 0.9}, loss = "sparse_c
 local n = bs * steps
 local x, y = T.randn{n, 3, 32, 32}, T.randint(0, 10, {n})
 local times, losses = lib.timed_fit(T, model, x, y, bs, epochs, math.min(n, WARMUP * bs))
-local shapes = {}
-for i, p in ipairs(model:parameters()) do shapes[i] = p:size() end
-print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s out=%dx%s %s", bs, T.get_num_threads(), steps,
-                    lib.csv(times), lib.csv(losses), bs, lib.dims(model:output_shape{3, 32, 32}), lib.workload(shapes)))
+print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s out=%dx%s %s", bs, T.get_num_threads(),
+                    steps, lib.csv(times), lib.csv(losses), bs, lib.dims(model:output_shape{3, 32, 32}),
+                    lib.workload(model:parameters())))
