@@ -8,7 +8,7 @@
 --   shuffled each epoch, through model:fit without augmentation (the PyTorch side has
 --   none either). A warm-up fit of WARMUP (3) steps, then EPOCHS timed epochs of STEPS
 --   steps in one fit call. Prints
---     luacnn batch=B threads=N steps=S epoch_s=t1,t2,... loss=l1,l2,...
+--     luacnn batch=B threads=N steps=S epoch_s=t1,t2,... loss=l1,l2,... out=DIMS params=P tensors=K shapes=S
 --   An epoch's time: shuffle, batch gather, forward, backward, Adam; no validation.
 -- augment: datasets.augment{crop = 32, padding = 4, flip = true, mean, std} on one batch
 --   of BATCH images, the median over REPEATS runs of 50 calls. Prints
@@ -51,5 +51,6 @@ model:compile{optimizer = "adam", loss = "sparse_categorical_crossentropy"}
 local n = bs * count
 local x, y = T.randn{n, 3, 32, 32}, T.randint(0, 10, {n})
 local times, losses = lib.timed_fit(T, model, x, y, bs, epochs, math.min(n, WARMUP * bs))
-print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s", bs, T.get_num_threads(), count,
-                    lib.csv(times), lib.csv(losses)))
+print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s out=%dx%s %s", bs, T.get_num_threads(),
+                    count, lib.csv(times), lib.csv(losses), bs, lib.dims(model:output_shape{3, 32, 32}),
+                    lib.workload(model:parameters())))

@@ -7,10 +7,10 @@
 # thread count and the malloc configuration come from the environment.
 # train: BATCH*STEPS images [3,32,32] of standard normal values with random labels 0..9;
 #   WARMUP (3) steps, then EPOCHS timed epochs of STEPS steps. Prints
-#   torch batch=B threads=N mkldnn=M steps=S epoch_s=t1,t2,... loss=l1,l2,...
+#   torch batch=B threads=N mkldnn=M steps=S epoch_s=t1,t2,... loss=l1,l2,... out=DIMS params=P tensors=K shapes=S
 import sys
 
-from lib import csv, malloc_check, timed_epochs
+from lib import csv, malloc_check, timed_epochs, workload
 
 WARMUP = 3
 
@@ -48,8 +48,8 @@ def main():
     # eps 1e-7 as Keras (and luacnn); PyTorch's default is 1e-8
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     times, losses = timed_epochs(torch, model, opt, loss_fn, x, y, bs, epochs, WARMUP * bs)
-    print("torch batch=%d threads=%d mkldnn=%d steps=%d epoch_s=%s loss=%s" % (
-        bs, torch.get_num_threads(), mkldnn, steps, csv(times), csv(losses)))
+    print("torch batch=%d threads=%d mkldnn=%d steps=%d epoch_s=%s loss=%s out=%dx%d %s" % (
+        bs, torch.get_num_threads(), mkldnn, steps, csv(times), csv(losses), bs, model[-1].out_features, workload(model)))
 
 
 if __name__ == "__main__":

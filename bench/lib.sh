@@ -124,8 +124,8 @@ results_file() {
 # alternate ROUNDS "THREAD COUNTS": ROUNDS rounds, each running for every thread count the
 # driver's run_luacnn THREADS and then run_torch THREADS (one line of key=value fields each,
 # on stdout), so both sides see the same machine drift; appends "L|P ROUND THREADS FIELDS"
-# to $results, the PyTorch line with its configuration (cfg=...). Stops when a side fails
-# or prints nothing (its error is on stderr).
+# to $results, the PyTorch line with its configuration (cfg=..., after $torch_cfg when the
+# driver sets it). Stops when a side fails or prints nothing (its error is on stderr).
 alternate() {
   local r th line
   for r in $(seq "$1"); do
@@ -138,7 +138,7 @@ alternate() {
       # shellcheck disable=SC2015
       line=$(run_torch "$th" | tail -1) && [ -n "$line" ] ||
         { echo "$bench: the PyTorch side failed (round $r, $th threads)" >&2; exit 1; }
-      echo "P $r $th $line cfg=$(torch_best_cfg "$th")" >> "$results"
+      echo "P $r $th $line cfg=${torch_cfg:+$torch_cfg,}$(torch_best_cfg "$th")" >> "$results"
     done
   done
 }
