@@ -48,9 +48,4 @@ local epochs = math.tointeger(tonumber(arg[4] or ""))
 if not epochs or epochs < 1 then error(usage) end
 local model = assert(loadfile(here .. "/../models/cifar_vgg.lua"))()
 model:compile{optimizer = "adam", loss = "sparse_categorical_crossentropy"}
-local n = bs * count
-local x, y = T.randn{n, 3, 32, 32}, T.randint(0, 10, {n})
-local times, losses = lib.timed_fit(T, model, x, y, bs, epochs, math.min(n, WARMUP * bs))
-print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s out=%dx%s %s", bs, T.get_num_threads(),
-                    count, lib.csv(times), lib.csv(losses), bs, lib.dims(model:output_shape{3, 32, 32}),
-                    lib.workload(model:parameters())))
+lib.train_cifar_shaped(T, model, bs, count, epochs, WARMUP)

@@ -49,7 +49,8 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     times, losses = timed_epochs(torch, model, opt, loss_fn, x, y, bs, epochs, WARMUP * bs)
     print("torch batch=%d threads=%d mkldnn=%d steps=%d epoch_s=%s loss=%s out=%dx%d %s" % (
-        bs, torch.get_num_threads(), mkldnn, steps, csv(times), csv(losses), bs, model[-1].out_features, workload(model)))
+        bs, torch.get_num_threads(), mkldnn, steps, csv(times), csv(losses), bs, model[-1].out_features,
+        workload(model)))
 
 
 if __name__ == "__main__":

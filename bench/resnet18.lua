@@ -17,9 +17,4 @@ local bs, steps, epochs = lib.int_args(3, "luacnn [--threads N] bench/resnet18.l
 T.manual_seed(0)
 local model = assert(loadfile(here .. "/../models/resnet.lua"))({depth = 18, classes = 10, input_shape = {3, 32, 32}})
 model:compile{optimizer = optim.SGD{lr = 0.01, momentum = 0.9}, loss = "sparse_categorical_crossentropy"}
-local n = bs * steps
-local x, y = T.randn{n, 3, 32, 32}, T.randint(0, 10, {n})
-local times, losses = lib.timed_fit(T, model, x, y, bs, epochs, math.min(n, WARMUP * bs))
-print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s out=%dx%s %s", bs, T.get_num_threads(),
-                    steps, lib.csv(times), lib.csv(losses), bs, lib.dims(model:output_shape{3, 32, 32}),
-                    lib.workload(model:parameters())))
+lib.train_cifar_shaped(T, model, bs, steps, epochs, WARMUP)
