@@ -2,6 +2,7 @@
 -- the awkward data (one point, constant, nan/inf, nothing) and atomic saving.
 local plot = require "viz.plot"
 local viz = require "viz"
+local slurp = require("spec_support").slurp
 
 local nan = 0 / 0
 
@@ -362,13 +363,6 @@ describe("plot.save", function()
     local f = io.open(path, "rb")
     if f then f:close() end
     return f ~= nil
-  end
-
-  local function slurp(path)
-    local f = assert(io.open(path, "rb"))
-    local s = f:read("a")
-    f:close()
-    return s
   end
 
   before_each(function()
