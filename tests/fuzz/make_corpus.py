@@ -120,7 +120,8 @@ put("fuzz_png", "gray8-1x1-text", png(1, 1, 8, 0, [[(9,)]], extra=chunk(b"tEXt",
 ok = png(2, 2, 8, 0, g)
 put("fuzz_png", "edge-truncated", ok[:-20])
 put("fuzz_png", "edge-bad-crc", ok[:29] + b"\x00\x00\x00\x00" + ok[33:])
-put("fuzz_png", "edge-huge-header", b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0)) + chunk(b"IEND", b""))
+put("fuzz_png", "edge-huge-header", b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 10000, 10000, 8, 0, 0, 0, 0))
+    + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) + chunk(b"IEND", b""))
 put("fuzz_png", "edge-no-idat", b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)) + chunk(b"IEND", b""))
 put("fuzz_png", "edge-short-idat", b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 0, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(b"\x00\x01")) + chunk(b"IEND", b""))
 
@@ -153,3 +154,16 @@ for name in ["p5-2x2", "p3-1x1", "p5-16bit", "edge-maxval0"]:
 put("fuzz_image", "edge-unknown", b"GIF89a")
 put("fuzz_image", "edge-empty", b"")
 put("fuzz_image", "edge-one-byte", b"P")
+
+# ---- CIFAR-10 binary ----
+def cifar_record(label, seed):
+    return bytes([label]) + bytes((seed * 7 + i * 13) % 256 for i in range(3072))
+
+
+put("fuzz_cifar", "one-record", cifar_record(3, 1))
+put("fuzz_cifar", "two-records", cifar_record(0, 2) + cifar_record(9, 3))
+put("fuzz_cifar", "edge-label-10", cifar_record(10, 4))
+put("fuzz_cifar", "edge-second-label-255", cifar_record(1, 5) + cifar_record(255, 6))
+put("fuzz_cifar", "edge-one-byte-short", cifar_record(2, 7)[:-1])
+put("fuzz_cifar", "edge-one-byte-over", cifar_record(2, 8) + b"\x00")
+put("fuzz_cifar", "edge-empty", b"")
