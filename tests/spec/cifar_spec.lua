@@ -91,12 +91,10 @@ end
 
 describe("datasets.cifar10", function()
   setup(function()
-    tmpdir = os.tmpname()
-    os.remove(tmpdir)
-    sh("mkdir -p " .. quote(tmpdir))
+    tmpdir = support.temp_dir("luacnn-cifar-spec")
     make_dataset(tmpdir .. "/set", { 2, 3, 1, 2, 4 }, 5)
   end)
-  teardown(function() os.execute("rm -rf " .. quote(tmpdir)) end)
+  teardown(function() support.remove_dir(tmpdir) end)
 
   describe("load_data", function()
     it("returns x [N,3,32,32] with the bytes 0..255 as stored, y [N] with the labels, and the class names", function()

@@ -60,12 +60,10 @@ local function report_n(name, opts) return (REPORT_N:gsub("NAME", string.format(
 
 describe("datasets", function()
   setup(function()
-    tmpdir = os.tmpname()
-    os.remove(tmpdir)
-    sh("mkdir -p " .. quote(tmpdir))
+    tmpdir = support.temp_dir("luacnn-datasets-spec")
     T.manual_seed(SEED)
   end)
-  teardown(function() os.execute("rm -rf " .. quote(tmpdir)) end)
+  teardown(function() support.remove_dir(tmpdir) end)
 
   describe("load_data", function()
     it("returns x [N,28,28] with values 0..255 and y [N] with labels 0..9, as stored", function()

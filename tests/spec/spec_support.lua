@@ -39,6 +39,19 @@ function M.dims(t)
   return out
 end
 
+-- A fresh directory ${TMPDIR:-/tmp}/<name>-XXXXXX; remove_dir(path) deletes it and what it holds.
+function M.temp_dir(name)
+  local p = assert(io.popen("mktemp -d " .. M.quote((os.getenv("TMPDIR") or "/tmp") .. "/" .. name .. "-XXXXXX")))
+  local dir = p:read("l")
+  p:close()
+  assert(dir and dir ~= "", "mktemp -d failed")
+  return dir
+end
+
+function M.remove_dir(path)
+  os.execute("rm -rf " .. M.quote(path))
+end
+
 -- A temporary file holding `contents`; remove_temp_files() deletes all of them.
 local temp_files = {}
 
