@@ -3,8 +3,9 @@
 local M = {}
 
 -- busted's assert lives in each spec's environment, not in a required module's: this is
--- the same luassert, so failures read as in the spec. Called as a function it is Lua's.
-local assert = require "luassert"
+-- the same luassert, so the helpers' failures read as the spec's own. Plain assert() here
+-- stays Lua's.
+local luassert = require "luassert"
 
 -- A sanitizer build's spec environment turns leak checks off for the uninstrumented
 -- lua5.4 running busted; the luacnn binary is instrumented, so specs that run it turn
@@ -70,20 +71,20 @@ end
 -- The message of f(), which must fail.
 function M.error_of(f)
   local ok, err = pcall(f)
-  assert.is_false(ok, "expected an error")
+  luassert.is_false(ok, "expected an error")
   return tostring(err)
 end
 
 -- plain-text match (no Lua patterns), with the message in the failure output
 function M.assert_contains(msg, part)
-  assert.is_truthy(msg:find(part, 1, true), string.format("%q does not contain %q", msg, part))
+  luassert.is_truthy(msg:find(part, 1, true), string.format("%q does not contain %q", msg, part))
 end
 
 -- An assert_error_here(err, part) for the spec file `spec_name` ("fit_spec.lua"): the
 -- message starts at a line of that spec and contains `part` verbatim.
 function M.assert_error_in(spec_name)
   return function(err, part)
-    assert.matches(spec_name .. ":%d+: ", err)
+    luassert.matches(spec_name .. ":%d+: ", err)
     M.assert_contains(err, part)
   end
 end
@@ -91,8 +92,8 @@ end
 -- fn(...) must fail with `piece` in its message; returns the error.
 function M.errors_with(piece, fn, ...)
   local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "no error")
-  assert.is_true(M.has(tostring(err), piece), "missing '" .. piece .. "' in: " .. tostring(err))
+  luassert.is_false(ok, "no error")
+  luassert.is_true(M.has(tostring(err), piece), "missing '" .. piece .. "' in: " .. tostring(err))
   return err
 end
 
@@ -114,14 +115,14 @@ end
 function M.assert_gradcheck(report, what, tol)
   tol = tol or 1e-2
   for _, p in ipairs(report.params) do
-    assert.is_true(p.checked > 0, what .. ": nothing checked in " .. p.name)
-    assert.is_true(p.max_rel_error < tol,
-                   string.format("%s: %s max relative error %.3g", what, p.name, p.max_rel_error))
+    luassert.is_true(p.checked > 0, what .. ": nothing checked in " .. p.name)
+    luassert.is_true(p.max_rel_error < tol,
+                     string.format("%s: %s max relative error %.3g", what, p.name, p.max_rel_error))
   end
-  assert.is_table(report.input, what .. ": the input gradient was not checked")
-  assert.is_true(report.input.max_rel_error < tol,
-                 string.format("%s: input max relative error %.3g", what, report.input.max_rel_error))
-  assert.is_true(report.ok, what)
+  luassert.is_table(report.input, what .. ": the input gradient was not checked")
+  luassert.is_true(report.input.max_rel_error < tol,
+                   string.format("%s: input max relative error %.3g", what, report.input.max_rel_error))
+  luassert.is_true(report.ok, what)
 end
 
 -- distinct values 0.02 apart in random order: no two inputs of a max-pooling window are
@@ -165,7 +166,7 @@ function M.child_lua(tmpdir, root, env, code)
   local cmd = string.format("env -u LUACNN_DATA LUA_PATH=%s %s %s %s >%s 2>%s", M.quote(path), env or "",
                             os.getenv("LUA54") or "lua5.4", M.quote(script), M.quote(out), M.quote(err))
   local _, how, status = os.execute(cmd)
-  assert.are.equal("exit", how, cmd)
+  luassert.are.equal("exit", how, cmd)
   return M.slurp(out), M.slurp(err), status
 end
 
