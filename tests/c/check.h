@@ -110,6 +110,18 @@ static inline float at_broadcast(const lc_tensor *t, int ndim, const int64_t *id
   return t->data[off];
 }
 
+/* A contiguous tensor of the given shape, its values unset; exits with status 2 when it
+ * cannot be made (the test cannot go on). The caller releases it. */
+static inline lc_tensor test_empty(lc_allocator *a, int ndim, const int64_t *shape) {
+  lc_tensor t;
+  lc_error e;
+  if (lc_tensor_init(&t, a, ndim, shape, &e)) {
+    fprintf(stderr, "test tensor: %s\n", e.msg);
+    exit(2);
+  }
+  return t;
+}
+
 /* A tensor of the given shape filled with values in [lo, hi). layout 0: contiguous;
  * 1: every dim stepped by 2 over a larger buffer; 2: dims stored in reverse order
  * (a transposed layout); 3: both. The caller releases it. */
@@ -121,11 +133,7 @@ static inline lc_tensor test_tensor(lc_allocator *a, int ndim, const int64_t *sh
     int src = rev ? ndim - 1 - d : d;
     bshape[d] = shape[src] * step + (step > 1);
   }
-  lc_tensor t;
-  if (lc_tensor_init(&t, a, ndim, bshape, &e)) {
-    fprintf(stderr, "test_tensor: %s\n", e.msg);
-    exit(2);
-  }
+  lc_tensor t = test_empty(a, ndim, bshape);
   int64_t n = lc_numel(&t);
   for (int64_t i = 0; i < n; i++) t.data[i] = test_float(lo, hi);
   for (int d = 0; d < ndim; d++) lc_view_slice(&t, d, step > 1, bshape[d] / step, step, &e);

@@ -6,22 +6,12 @@
 
 static lc_allocator *A;
 
-static lc_tensor make(int ndim, const int64_t *shape) {
-  lc_tensor t;
-  lc_error e;
-  if (lc_tensor_init(&t, A, ndim, shape, &e)) {
-    fprintf(stderr, "%s\n", e.msg);
-    exit(2);
-  }
-  return t;
-}
-
 /* One 2-channel 4x4 image, v = 100c + 10y + x, padded by 1 and cropped 4x4 at
  * (top 0, left 2) of the 6x6 padded image: the first row is padding, then image rows
  * 0..2, columns 1..3 and one padding column. */
 static void test_known_image(void) {
   int64_t ish[4] = {1, 2, 4, 4}, osh[4] = {1, 2, 4, 4};
-  lc_tensor in = make(4, ish), out = make(4, osh);
+  lc_tensor in = test_empty(A, 4, ish), out = test_empty(A, 4, osh);
   for (int c = 0; c < 2; c++)
     for (int y = 0; y < 4; y++)
       for (int x = 0; x < 4; x++) in.data[c * 16 + y * 4 + x] = (float)(100 * c + 10 * y + x);
@@ -80,7 +70,7 @@ static void test_against_reference(lc_pool *pool) {
     if (k % 5 == 0) s.out_h = H, s.out_w = W;
     int64_t ish[4] = {N, C, H, W}, osh[4] = {N, C, s.out_h, s.out_w};
     lc_tensor in = test_tensor(A, 4, ish, k % 4, -3.0f, 3.0f);
-    lc_tensor out = make(4, osh), ref = make(4, osh);
+    lc_tensor out = test_empty(A, 4, osh), ref = test_empty(A, 4, osh);
     float mean[4], std[4];
     for (int c = 0; c < 4; c++) mean[c] = test_float(-1, 1), std[c] = test_float(0.2f, 3);
     if (k % 2) s.mean = mean, s.std = std;
@@ -142,7 +132,7 @@ static void test_draws(void) {
 
 static void test_refused(void) {
   int64_t ish[4] = {2, 3, 8, 8}, osh[4] = {2, 3, 8, 8}, other[4] = {2, 3, 7, 8};
-  lc_tensor in = make(4, ish), out = make(4, osh), small = make(4, other);
+  lc_tensor in = test_empty(A, 4, ish), out = test_empty(A, 4, osh), small = test_empty(A, 4, other);
   for (int64_t i = 0; i < lc_numel(&in); i++) in.data[i] = (float)i;
   float draws[6] = {0, 0, 0, 4, 4, 1};
   float mean[3] = {0, 0, 0}, std[3] = {1, 0, 1};
@@ -167,7 +157,7 @@ static void test_refused(void) {
   CHECK_FAILS(lc_augment_apply(&out, &in, draws, &half, NULL, &e), e, "both mean and std");
   CHECK_FAILS(lc_augment_apply(&in, &in, draws, &s, NULL, &e), e, "shares memory");
   int64_t flat[2] = {2, 192};
-  lc_tensor f = make(2, flat);
+  lc_tensor f = test_empty(A, 2, flat);
   CHECK_FAILS(lc_augment_apply(&out, &f, draws, &s, NULL, &e), e, "[N,C,H,W]", "[2,192]");
   lc_tensor_release(&f);
   lc_tensor_release(&in);

@@ -17,16 +17,7 @@
 
 #include "check.h"
 #include "checkpoint.h"
-
-static char dir[256];
-
-static const char *in_dir(const char *name) {
-  static char paths[4][512];
-  static int next;
-  char *p = paths[next++ % 4];
-  snprintf(p, 512, "%s/%s", dir, name);
-  return p;
-}
+#include "test_dir.h"
 
 /* ---- assembling files ---- */
 
@@ -291,9 +282,9 @@ static size_t slurp(const char *path, unsigned char **out) {
   return n;
 }
 
-/* Files in dir other than the ones the test made: leftovers of a failed write. */
+/* Files in test_dir other than the ones the test made: leftovers of a failed write. */
 static int stray_files(void) {
-  DIR *d = opendir(dir);
+  DIR *d = opendir(test_dir);
   int n = 0;
   struct dirent *ent;
   while ((ent = readdir(d)) != NULL)
@@ -328,7 +319,7 @@ static void test_write(void) {
 
   CHECK_FAILS(write_file(in_dir("no/such/dir/x.ckpt"), f.data, f.len, &e), e, "no/such/dir",
               "No such file or directory");
-  CHECK_FAILS(write_file(dir, f.data, f.len, &e), e, "is a directory");
+  CHECK_FAILS(write_file(test_dir, f.data, f.len, &e), e, "is a directory");
   CHECK_FAILS(write_file("", f.data, f.len, &e), e, "empty");
   lc_ckpt_file z;
   memset(&z, 0, sizeof z);
@@ -362,17 +353,11 @@ static void test_write(void) {
 }
 
 int main(void) {
-  snprintf(dir, sizeof dir, "/tmp/luacnn-test-ckpt-XXXXXX");
-  if (!mkdtemp(dir)) {
-    perror("mkdtemp");
-    return 2;
-  }
+  if (test_dir_make("luacnn-test-ckpt")) return 2;
   test_valid();
   test_truncated_and_flipped();
   test_lies();
   test_write();
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  test_dir_remove();
   return check_done("test_checkpoint");
 }

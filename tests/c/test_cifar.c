@@ -10,27 +10,10 @@
 
 #include "check.h"
 #include "cifar.h"
+#include "test_dir.h"
 
 #define REC LC_CIFAR_RECORD_BYTES
 #define IMG LC_CIFAR_IMAGE_BYTES
-
-static char dir[256];
-
-static const char *in_dir(const char *name) {
-  static char paths[8][512];
-  static int next;
-  char *p = paths[next++ % 8];
-  snprintf(p, 512, "%s/%s", dir, name);
-  return p;
-}
-
-static void write_bytes(const char *path, const unsigned char *bytes, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f || fwrite(bytes, 1, n, f) != n || fclose(f) != 0) {
-    fprintf(stderr, "cannot write %s\n", path);
-    exit(2);
-  }
-}
 
 /* The byte of record r at channel c, row y, column x: distinct enough that a swapped
  * channel, row or column shows, and covering 0..255. */
@@ -147,7 +130,7 @@ static void test_refused(void) {
   p = in_dir("does-not-exist.bin");
   CHECK_FAILS(lc_cifar_file_records(p, &records, &e), e, "cannot open", p, "No such file");
   CHECK_FAILS(lc_cifar_read(p, 1, 1.0f, images, labels, &e), e, "cannot open", p);
-  CHECK_FAILS(lc_cifar_file_records(dir, &records, &e), e, dir, "directory");
+  CHECK_FAILS(lc_cifar_file_records(test_dir, &records, &e), e, test_dir, "directory");
 }
 
 static void test_write(void) {
@@ -217,18 +200,12 @@ static void test_random_bytes(void) {
 }
 
 int main(void) {
-  snprintf(dir, sizeof dir, "/tmp/luacnn-test-cifar-XXXXXX");
-  if (!mkdtemp(dir)) {
-    perror("mkdtemp");
-    return 2;
-  }
+  if (test_dir_make("luacnn-test-cifar")) return 2;
   test_read();
   test_many_records();
   test_refused();
   test_write();
   test_random_bytes();
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  test_dir_remove();
   return check_done("test_cifar");
 }

@@ -12,24 +12,7 @@
 
 #include "check.h"
 #include "idx.h"
-
-static char dir[256];
-
-static const char *in_dir(const char *name) {
-  static char paths[8][512];
-  static int next;
-  char *p = paths[next++ % 8];
-  snprintf(p, 512, "%s/%s", dir, name);
-  return p;
-}
-
-static void write_plain(const char *path, const unsigned char *bytes, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f || fwrite(bytes, 1, n, f) != n || fclose(f) != 0) {
-    fprintf(stderr, "cannot write %s\n", path);
-    exit(2);
-  }
-}
+#include "test_dir.h"
 
 static void write_gz(const char *path, const unsigned char *bytes, size_t n) {
   gzFile gz = gzopen(path, "wb");
@@ -45,18 +28,6 @@ static size_t file_bytes(const char *path, unsigned char *buf, size_t cap) {
   size_t n = fread(buf, 1, cap, f);
   fclose(f);
   return n;
-}
-
-/* The whole file, malloc'd (at least 1 byte, so an empty file is not NULL). */
-static unsigned char *slurp(const char *path, size_t *n) {
-  struct stat st;
-  *n = stat(path, &st) == 0 ? (size_t)st.st_size : 0;
-  unsigned char *buf = malloc(*n + 1);
-  if (!buf || file_bytes(path, buf, *n) != *n) {
-    fprintf(stderr, "cannot read %s\n", path);
-    exit(2);
-  }
-  return buf;
 }
 
 /* An IDX header into buf; returns its length. */
@@ -94,7 +65,7 @@ static float *load(const char *path, int ndim, const int64_t *shape) {
   lc_idx_close(f);
   /* the memory entry point (what fuzz_idx drives) reads the file's bytes to the same values */
   size_t n;
-  unsigned char *bytes = slurp(path, &n);
+  unsigned char *bytes = read_bytes(path, &n);
   lc_idx_file *m = NULL;
   CHECK_OK(lc_idx_open_mem(bytes, n, path, &m, &e), e);
   if (m) {
@@ -120,7 +91,7 @@ static float *load(const char *path, int ndim, const int64_t *shape) {
     struct stat st_;                                                               \
     if (stat((path), &st_) == 0 && S_ISREG(st_.st_mode)) {                         \
       size_t n_;                                                                   \
-      unsigned char *b_ = slurp((path), &n_);                                      \
+      unsigned char *b_ = read_bytes((path), &n_);                                      \
       CHECK_FAILS(lc_idx_open_mem(b_, n_, (path), &f_, &em_), em_, (path), __VA_ARGS__); \
       /* zlib's file reader inflates ahead and may find corrupt data earlier */     \
       CHECK(f_ == NULL && (strcmp(e_.msg, em_.msg) == 0 || strstr(e_.msg, "corrupt compressed")), \
@@ -137,10 +108,10 @@ static void test_ubyte_plain_and_gz(void) {
   buf[h + 23] = 255;
   int64_t shape[3] = {2, 3, 4};
   const char *names[] = {"u8", "u8.gz", "u8-gzip-content", "u8-plain-content.gz"};
-  write_plain(in_dir(names[0]), buf, sizeof buf);
+  write_bytes(in_dir(names[0]), buf, sizeof buf);
   write_gz(in_dir(names[1]), buf, sizeof buf);
   write_gz(in_dir(names[2]), buf, sizeof buf);       /* gzip data, plain name */
-  write_plain(in_dir(names[3]), buf, sizeof buf);    /* plain data, .gz name */
+  write_bytes(in_dir(names[3]), buf, sizeof buf);    /* plain data, .gz name */
   for (int k = 0; k < 4; k++) {
     float *v = load(in_dir(names[k]), 3, shape);
     if (!v) continue;
@@ -200,7 +171,7 @@ static void test_types(void) {
 static void test_empty_shape(void) {
   unsigned char buf[16];
   uint32_t dims[3] = {0, 28, 28};
-  write_plain(in_dir("empty"), buf, header(buf, LC_IDX_UBYTE, 3, dims));
+  write_bytes(in_dir("empty"), buf, header(buf, LC_IDX_UBYTE, 3, dims));
   int64_t shape[3] = {0, 28, 28};
   free(load(in_dir("empty"), 3, shape));
 }
@@ -212,22 +183,22 @@ static void test_corruptions(void) {
   memset(buf + h, 7, 6);
 
   CHECK_REFUSED(in_dir("does-not-exist"), "cannot open", "No such file");
-  CHECK_REFUSED(dir, "directory");
+  CHECK_REFUSED(test_dir, "directory");
 
-  write_plain(in_dir("empty-file"), buf, 0);
+  write_bytes(in_dir("empty-file"), buf, 0);
   CHECK_REFUSED(in_dir("empty-file"), "truncated", "empty");
-  write_plain(in_dir("short-head"), buf, 3);
+  write_bytes(in_dir("short-head"), buf, 3);
   CHECK_REFUSED(in_dir("short-head"), "truncated");
-  write_plain(in_dir("cut-in-dims"), buf, 6);
+  write_bytes(in_dir("cut-in-dims"), buf, 6);
   CHECK_REFUSED(in_dir("cut-in-dims"), "truncated", "2 dimensions");
 
-  write_plain(in_dir("truncated"), buf, h + 5);
+  write_bytes(in_dir("truncated"), buf, h + 5);
   CHECK_REFUSED(in_dir("truncated"), "truncated", "3x2 ubyte", "6 payload bytes", "only 5");
   write_gz(in_dir("truncated.gz"), buf, h + 5);
   CHECK_REFUSED(in_dir("truncated.gz"), "truncated", "3x2 ubyte", "only 5");
 
   buf[h + 6] = 9;
-  write_plain(in_dir("trailing"), buf, h + 7);
+  write_bytes(in_dir("trailing"), buf, h + 7);
   CHECK_REFUSED(in_dir("trailing"), "1 trailing byte after");
   write_gz(in_dir("trailing.gz"), buf, h + 7);
   CHECK_REFUSED(in_dir("trailing.gz"), "1 trailing byte after");
@@ -247,7 +218,7 @@ static void test_corruptions(void) {
   unsigned char bad[sizeof buf];
   memcpy(bad, buf, sizeof buf);
   bad[0] = 0x01;
-  write_plain(in_dir("magic"), bad, h + 6);
+  write_bytes(in_dir("magic"), bad, h + 6);
   CHECK_REFUSED(in_dir("magic"), "not an IDX file", "magic", "01 00 08 02");
   memcpy(bad, "PK\x03\x04", 4);
   write_gz(in_dir("magic.gz"), bad, h + 6);
@@ -255,33 +226,33 @@ static void test_corruptions(void) {
 
   memcpy(bad, buf, sizeof buf);
   bad[2] = 0x0A;
-  write_plain(in_dir("type"), bad, h + 6);
+  write_bytes(in_dir("type"), bad, h + 6);
   CHECK_REFUSED(in_dir("type"), "unknown IDX element type 0x0a");
 
   memcpy(bad, buf, sizeof buf);
   bad[3] = 0;
-  write_plain(in_dir("zero-dims"), bad, h + 6);
+  write_bytes(in_dir("zero-dims"), bad, h + 6);
   CHECK_REFUSED(in_dir("zero-dims"), "0 dimensions");
 
   for (int d = 0; d < LC_MAX_DIMS + 1; d++) dims[d] = 1;
   size_t h9 = header(bad, LC_IDX_UBYTE, LC_MAX_DIMS + 1, dims);
   bad[h9] = 1;
-  write_plain(in_dir("nine-dims"), bad, h9 + 1);
+  write_bytes(in_dir("nine-dims"), bad, h9 + 1);
   CHECK_REFUSED(in_dir("nine-dims"), "9 dimensions");
 
   /* 2^32-1 squared times 4 overflows int64; the reader must notice before multiplying. */
   uint32_t huge[3] = {0xFFFFFFFFu, 0xFFFFFFFFu, 4};
-  write_plain(in_dir("overflow"), bad, header(bad, LC_IDX_UBYTE, 3, huge));
+  write_bytes(in_dir("overflow"), bad, header(bad, LC_IDX_UBYTE, 3, huge));
   CHECK_REFUSED(in_dir("overflow"), "4294967295x4294967295x4", "more than");
   uint32_t zero_huge[3] = {0, 0xFFFFFFFFu, 0xFFFFFFFFu};
-  write_plain(in_dir("zero-overflow"), bad, header(bad, LC_IDX_UBYTE, 3, zero_huge));
+  write_bytes(in_dir("zero-overflow"), bad, header(bad, LC_IDX_UBYTE, 3, zero_huge));
   CHECK_REFUSED(in_dir("zero-overflow"), "more than");
 
   /* Within the element limit but far beyond the file: refused before any allocation. */
   uint32_t big[2] = {4, 0xFFFFFFFFu};
   size_t hb = header(bad, LC_IDX_FLOAT, 2, big);
   memset(bad + hb, 0, 16);
-  write_plain(in_dir("claims-more"), bad, hb + 16);
+  write_bytes(in_dir("claims-more"), bad, hb + 16);
   CHECK_REFUSED(in_dir("claims-more"), "truncated", "4x4294967295 float", "68719476720 payload bytes", "only 16");
   write_gz(in_dir("claims-more.gz"), bad, hb + 16);
   CHECK_REFUSED(in_dir("claims-more.gz"), "truncated", "68719476720 payload bytes", "decompressed", "only 16");
@@ -301,10 +272,10 @@ static void test_corruptions(void) {
   unsigned char mutated[8192];
   memcpy(mutated, gzbytes, gzn);
   mutated[gzn - 6] ^= 0x55;  /* inside the CRC32 of the trailer */
-  write_plain(in_dir("bad-crc.gz"), mutated, gzn);
+  write_bytes(in_dir("bad-crc.gz"), mutated, gzn);
   CHECK_REFUSED(in_dir("bad-crc.gz"), "corrupt compressed data");
   memcpy(mutated, gzbytes, gzn);
-  write_plain(in_dir("cut.gz"), mutated, gzn / 2);
+  write_bytes(in_dir("cut.gz"), mutated, gzn / 2);
   CHECK_REFUSED(in_dir("cut.gz"), "truncated");
   /* zlib names a gzdopen'ed file "<fd:N>"; messages name the real one */
   lc_error e;
@@ -316,7 +287,7 @@ static void test_corruptions(void) {
   for (size_t cut = 1; cut <= 8; cut++) {
     char name[32];
     snprintf(name, sizeof name, "cut-trailer-%zu.gz", cut);
-    write_plain(in_dir(name), gzbytes, gzn - cut);
+    write_bytes(in_dir(name), gzbytes, gzn - cut);
     CHECK_REFUSED(in_dir(name), "truncated", "end of the gzip stream");
   }
 }
@@ -338,7 +309,7 @@ static void test_mutations(void) {
     else m[pos] = (unsigned char)test_u64();
     const char *path = in_dir(round % 2 ? "mutant.gz" : "mutant");
     if (round % 2) write_gz(path, m, n);
-    else write_plain(path, m, n);
+    else write_bytes(path, m, n);
     lc_error e;
     e.msg[0] = '\0';
     lc_idx_file *f;
@@ -404,11 +375,7 @@ static void test_writer(void) {
 }
 
 int main(void) {
-  snprintf(dir, sizeof dir, "%s/lc_test_idx.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  if (!mkdtemp(dir)) {
-    perror("mkdtemp");
-    return 2;
-  }
+  if (test_dir_make("lc_test_idx")) return 2;
   test_seed(20261127);
   test_ubyte_plain_and_gz();
   test_types();
@@ -416,8 +383,6 @@ int main(void) {
   test_corruptions();
   test_mutations();
   test_writer();
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  test_dir_remove();
   return check_done("test_idx");
 }

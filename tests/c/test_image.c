@@ -13,40 +13,7 @@
 #include "check.h"
 #include "pngio.h"
 #include "pnm.h"
-
-static char dir[64];
-
-static const char *tmp_path(const char *name) {
-  static char buf[8][256];
-  static int k;
-  k = (k + 1) % 8;
-  snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-  return buf[k];
-}
-
-static void write_bytes(const char *path, const unsigned char *p, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f || fwrite(p, 1, n, f) != n) {
-    fprintf(stderr, "cannot write %s\n", path);
-    exit(2);
-  }
-  fclose(f);
-}
-
-static unsigned char *read_bytes(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "cannot read %s\n", path);
-    exit(2);
-  }
-  fseek(f, 0, SEEK_END);
-  *n = (size_t)ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *p = malloc(*n + 1);
-  if (fread(p, 1, *n, f) != *n) exit(2);
-  fclose(f);
-  return p;
-}
+#include "test_dir.h"
 
 /* Loads any image through png or pnm; returns 0 and a malloc'd buffer, or -1 with e. */
 static int load(const char *path, int png, int *C, int64_t *H, int64_t *W, float **out, lc_error *e) {
@@ -167,7 +134,7 @@ static void test_png_types(void) {
   for (size_t i = 0; i < sizeof fxs / sizeof fxs[0]; i++) {
     char name[64];
     snprintf(name, sizeof name, "%s.png", fxs[i].name);
-    const char *path = tmp_path(name);
+    const char *path = in_dir(name);
     int wantC = make_png(path, &fxs[i], W, H, want);
     lc_error e;
     int C;
@@ -195,7 +162,7 @@ static void test_png_roundtrip(void) {
     for (int64_t k = 0; k < C * H * W; k++) src[k] = test_float(-40.0f, 300.0f);
     src[0] = 2.5f, src[1] = 2.49f, src[2] = 254.5f;
     lc_error e;
-    const char *path = tmp_path("rt.png");
+    const char *path = in_dir("rt.png");
     CHECK_OK(lc_png_write(path, C, H, W, src, &e), e);
     int c;
     int64_t h, w;
@@ -210,9 +177,9 @@ static void test_png_roundtrip(void) {
   }
   float nan_img[4] = {1, 2, NAN, 4};
   lc_error e;
-  CHECK_FAILS(lc_png_write(tmp_path("nan.png"), 1, 2, 2, nan_img, &e), e, "nan.png", "NaN");
-  CHECK(access(tmp_path("nan.png"), F_OK) != 0, "a failed write leaves no file");
-  CHECK_FAILS(lc_png_write(tmp_path("five.png"), 5, 2, 2, nan_img, &e), e, "five.png", "not 5");
+  CHECK_FAILS(lc_png_write(in_dir("nan.png"), 1, 2, 2, nan_img, &e), e, "nan.png", "NaN");
+  CHECK(access(in_dir("nan.png"), F_OK) != 0, "a failed write leaves no file");
+  CHECK_FAILS(lc_png_write(in_dir("five.png"), 5, 2, 2, nan_img, &e), e, "five.png", "not 5");
   CHECK_FAILS(lc_png_write("/nonexistent-dir/x.png", 1, 2, 1, nan_img, &e), e, "/nonexistent-dir/x.png");
   CHECK_FAILS(lc_pnm_write("/nonexistent-dir/x.pgm", 1, 2, 1, nan_img, &e), e, "/nonexistent-dir/x.pgm");
 }
@@ -234,7 +201,7 @@ static size_t find_chunk(const unsigned char *p, size_t n, const char *type) {
 }
 
 static void expect_fail_png(const char *name, const unsigned char *p, size_t n, const char *piece) {
-  const char *path = tmp_path(name);
+  const char *path = in_dir(name);
   write_bytes(path, p, n);
   lc_error e;
   int C;
@@ -252,7 +219,7 @@ static void test_png_bad(void) {
   float img[3 * 5 * 7];
   for (int k = 0; k < 3 * 5 * 7; k++) img[k] = (float)test_int(0, 255);
   lc_error e;
-  const char *good = tmp_path("good.png");
+  const char *good = in_dir("good.png");
   CHECK_OK(lc_png_write(good, 3, 5, 7, img, &e), e);
   size_t n;
   unsigned char *p = read_bytes(good, &n);
@@ -295,7 +262,7 @@ static void test_png_bad(void) {
   expect_fail_png("idat_data.png", q, n, NULL);
   expect_fail_png("missing.png", p, 0, NULL);
   lc_png_file *f;
-  CHECK_FAILS(lc_png_open(tmp_path("does-not-exist.png"), &f, &e), e, "does-not-exist.png", "cannot open");
+  CHECK_FAILS(lc_png_open(in_dir("does-not-exist.png"), &f, &e), e, "does-not-exist.png", "cannot open");
 
   /* fuzz: a few hundred mutations, each loads or fails cleanly (ASan watches) */
   int loaded = 0, failed = 0;
@@ -313,7 +280,7 @@ static void test_png_bad(void) {
         off += 12 + be32(q + off);
       }
     }
-    const char *path = tmp_path("fuzz.png");
+    const char *path = in_dir("fuzz.png");
     write_bytes(path, q, len);
     int C;
     int64_t h, w;
@@ -345,7 +312,7 @@ static void test_png_chunk_claims(void) {
   float img[2 * 3];
   for (int k = 0; k < 6; k++) img[k] = (float)(k * 40);
   lc_error e;
-  const char *good = tmp_path("chunks.png");
+  const char *good = in_dir("chunks.png");
   CHECK_OK(lc_png_write(good, 1, 2, 3, img, &e), e);
   size_t n;
   unsigned char *p = read_bytes(good, &n);
@@ -369,7 +336,7 @@ static void test_png_chunk_claims(void) {
     fix_crc(q + 33);
     memcpy(q + 57, p + 33, n - 33);
     snprintf(name, sizeof name, "small-%s.png", types[i]);
-    const char *path = tmp_path(name);
+    const char *path = in_dir(name);
     write_bytes(path, q, n + 24);
     int C;
     int64_t h, w;
@@ -398,7 +365,7 @@ static void test_png_chunk_claims(void) {
 /* ---- PGM / PPM ---- */
 
 static void expect_pnm(const char *name, const char *text, size_t len, int C, int H, int W, const float *want) {
-  const char *path = tmp_path(name);
+  const char *path = in_dir(name);
   write_bytes(path, (const unsigned char *)text, len);
   lc_error e;
   int c;
@@ -412,7 +379,7 @@ static void expect_pnm(const char *name, const char *text, size_t len, int C, in
 }
 
 static void expect_fail_pnm(const char *name, const char *text, size_t len, const char *piece) {
-  const char *path = tmp_path(name);
+  const char *path = in_dir(name);
   write_bytes(path, (const unsigned char *)text, len);
   lc_error e;
   int c;
@@ -453,7 +420,7 @@ static void test_pnm(void) {
   for (int k = 0; k < 60; k++) img[k] = (float)test_int(0, 255);
   lc_error e;
   for (int C = 1; C <= 3; C += 2) {
-    const char *path = tmp_path(C == 1 ? "rt.pgm" : "rt.ppm");
+    const char *path = in_dir(C == 1 ? "rt.pgm" : "rt.ppm");
     CHECK_OK(lc_pnm_write(path, C, 4, 5, img, &e), e);
     int c;
     int64_t h, w;
@@ -462,7 +429,7 @@ static void test_pnm(void) {
     for (int k = 0; got && k < C * 20; k++) CHECK(got[k] == img[k], "pnm round trip sample %d", k);
     free(got);
   }
-  CHECK_FAILS(lc_pnm_write(tmp_path("x.ppm"), 2, 4, 5, img, &e), e, "x.ppm", "not 2");
+  CHECK_FAILS(lc_pnm_write(in_dir("x.ppm"), 2, 4, 5, img, &e), e, "x.ppm", "not 2");
 
   expect_fail_pnm("bad1.pgm", "P7 1 1 255\n\x00", 12, "not supported");
   expect_fail_pnm("bad2.pgm", "Q5 1 1 255\n\x00", 12, "not a PGM");
@@ -495,11 +462,11 @@ static void test_pnm(void) {
     int edits = (int)test_int(1, 3);
     for (int k = 0; k < edits; k++) buf[test_int(0, (int64_t)len - 1)] = (char)test_int(0, 255);
     if (round % 5 == 0) len = (size_t)test_int(0, (int64_t)len);
-    write_bytes(tmp_path("fuzz.pgm"), (unsigned char *)buf, len);
+    write_bytes(in_dir("fuzz.pgm"), (unsigned char *)buf, len);
     int c;
     int64_t h, w;
     float *g;
-    if (load(tmp_path("fuzz.pgm"), 0, &c, &h, &w, &g, &e) != 0) {
+    if (load(in_dir("fuzz.pgm"), 0, &c, &h, &w, &g, &e) != 0) {
       failed++;
       CHECK(strstr(e.msg, "fuzz.pgm") != NULL, "pnm fuzz round %d: \"%s\" does not name the file", round, e.msg);
     }
@@ -510,18 +477,12 @@ static void test_pnm(void) {
 
 int main(void) {
   test_seed(20240607);
-  snprintf(dir, sizeof dir, "/tmp/lc_test_image.XXXXXX");
-  if (!mkdtemp(dir)) {
-    perror("mkdtemp");
-    return 2;
-  }
+  if (test_dir_make("lc_test_image")) return 2;
   test_png_types();
   test_png_roundtrip();
   test_png_bad();
   test_png_chunk_claims();
   test_pnm();
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+  test_dir_remove();
   return check_done("test_image");
 }

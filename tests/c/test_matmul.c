@@ -12,12 +12,8 @@ static lc_pool *P;  /* NULL, then 2 threads: every test runs serial and split */
 
 /* A contiguous copy of t (the caller releases it). */
 static lc_tensor contiguous(const lc_tensor *t) {
-  lc_tensor c;
+  lc_tensor c = test_empty(A, t->ndim, t->shape);
   lc_error e;
-  if (lc_tensor_init(&c, A, t->ndim, t->shape, &e)) {
-    fprintf(stderr, "contiguous: %s\n", e.msg);
-    exit(2);
-  }
   lc_copy(&c, t, &e);
   return c;
 }

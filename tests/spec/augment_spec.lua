@@ -30,19 +30,7 @@ local function reference(x, draws, pad, oh, ow)
   return out
 end
 
-local function minor_faults()
-  local stat = support.slurp("/proc/self/stat")
-  local fields = {}
-  for f in stat:match("%) (.*)"):gmatch("%S+") do fields[#fields + 1] = f end
-  return tonumber(fields[8])
-end
-
-local function errors_with(piece, fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert.is_false(ok, "no error")
-  assert.is_true(support.has(tostring(err), piece), "missing '" .. piece .. "' in: " .. tostring(err))
-  return err
-end
+local minor_faults, errors_with = support.minor_faults, support.errors_with
 
 describe("datasets.augment", function()
   before_each(function() T.manual_seed(SEED) end)

@@ -5,33 +5,11 @@ local T = require "luacnn"
 local nn = require "nn"
 local optim = require "optim"
 local image = require "image"
+local support = require "spec_support"
+local error_of, capture_stderr = support.error_of, support.capture_stderr
+local assert_error_here = support.assert_error_in("bad_inputs_spec.lua")
 
 local nan, inf = 0 / 0, 1 / 0
-
-local function error_of(f)
-  local ok, err = pcall(f)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
-
--- the message starts at this spec's line and contains `part` verbatim
-local function assert_error_here(err, part)
-  assert.matches("bad_inputs_spec.lua:%d+: ", err)
-  assert.is_truthy(err:find(part, 1, true), string.format("%q does not contain %q", err, part))
-end
-
--- Runs f with io.stderr replaced; returns what f wrote there and f's results.
-local function capture_stderr(f)
-  local saved, written = io.stderr, {}
-  io.stderr = {write = function(self, ...)
-    for _, s in ipairs{...} do written[#written + 1] = tostring(s) end
-    return self
-  end}
-  local res = table.pack(pcall(f))
-  io.stderr = saved
-  if not res[1] then error(res[2], 0) end
-  return table.concat(written), table.unpack(res, 2, res.n)
-end
 
 local function classifier()
   T.manual_seed(5)
@@ -127,10 +105,7 @@ end)
 describe("an absurd tensor request", function()
   it("T.empty{1e6, 1e6} (4 TB) is an out-of-memory error, not a crash", function()
     -- with overcommit mode 1 the kernel would grant it: nothing to check there
-    local f = io.open("/proc/sys/vm/overcommit_memory")
-    local mode = f and f:read("n")
-    if f then f:close() end
-    if mode == 1 then return pending("vm.overcommit_memory = 1 grants any request") end
+    if support.overcommit_mode() == 1 then return pending("vm.overcommit_memory = 1 grants any request") end
     local before = T.memory_stats().live_bytes
     assert_error_here(error_of(function() return T.empty{1e6, 1e6} end),
                       "empty: shape [1000000,1000000]: out of memory")

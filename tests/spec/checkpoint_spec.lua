@@ -57,12 +57,10 @@ end
 
 describe("checkpoints", function()
   setup(function()
-    local p = io.popen("mktemp -d /tmp/luacnn-ckpt-spec-XXXXXX")
-    dir = p:read("l")
-    p:close()
+    dir = support.temp_dir("luacnn-ckpt-spec")
   end)
   teardown(function()
-    os.execute("rm -rf '" .. dir .. "'")
+    support.remove_dir(dir)
   end)
 
   describe("configs", function()

@@ -8,15 +8,14 @@ local dims, slurp, quote, has = support.dims, support.slurp, support.quote, supp
 local T = require "luacnn"
 local datasets = require "datasets"
 
-local SOURCE_DIR = assert(os.getenv("LUACNN_SOURCE_DIR"), "LUACNN_SOURCE_DIR must be set")
-local LUA = os.getenv("LUA54") or "lua5.4"
+assert(os.getenv("LUACNN_SOURCE_DIR"), "LUACNN_SOURCE_DIR must be set")
 
 local TRAIN = { "data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin" }
 local TEST = "test_batch.bin"
 
 local tmpdir
 
-local function sh(cmd) assert(os.execute(cmd), cmd) end
+local sh = support.sh
 
 -- The byte of image k (0-based over the whole set) at channel c, row y, column x.
 local function pixel(k, c, y, x) return (k * 7 + c * 85 + y * 5 + x * 3) % 256 end
@@ -81,24 +80,9 @@ local function load_error(opts)
   return err
 end
 
-local function child(root, env, code)
-  local script, out, err = tmpdir .. "/child.lua", tmpdir .. "/child.out", tmpdir .. "/child.err"
-  support.spit(script, code)
-  local path = root .. "/stdlib/?.lua;" .. root .. "/stdlib/?/init.lua;" .. SOURCE_DIR .. "/stdlib/?.lua;"
-    .. SOURCE_DIR .. "/stdlib/?/init.lua;;"
-  local cmd = string.format("env -u LUACNN_DATA LUA_PATH=%s %s %s %s >%s 2>%s", quote(path), env or "", LUA,
-                            quote(script), quote(out), quote(err))
-  local _, how, status = os.execute(cmd)
-  assert.are.equal("exit", how, cmd)
-  return slurp(out), slurp(err), status
-end
+local function child(root, env, code) return support.child_lua(tmpdir, root, env, code) end
 
-local function fake_project(name)
-  local root = tmpdir .. "/" .. name
-  sh("mkdir -p " .. quote(root .. "/stdlib/datasets"))
-  sh("cp " .. quote(SOURCE_DIR) .. "/stdlib/datasets/*.lua " .. quote(root .. "/stdlib/datasets/"))
-  return root
-end
+local function fake_project(name) return support.fake_project(tmpdir, name) end
 
 local function report_n(opts)
   return "local x, _, xt = require('datasets').cifar10.load_data(" .. (opts or "nil") .. ")\n"
@@ -107,12 +91,10 @@ end
 
 describe("datasets.cifar10", function()
   setup(function()
-    tmpdir = os.tmpname()
-    os.remove(tmpdir)
-    sh("mkdir -p " .. quote(tmpdir))
+    tmpdir = support.temp_dir("luacnn-cifar-spec")
     make_dataset(tmpdir .. "/set", { 2, 3, 1, 2, 4 }, 5)
   end)
-  teardown(function() os.execute("rm -rf " .. quote(tmpdir)) end)
+  teardown(function() support.remove_dir(tmpdir) end)
 
   describe("load_data", function()
     it("returns x [N,3,32,32] with the bytes 0..255 as stored, y [N] with the labels, and the class names", function()

@@ -3,13 +3,9 @@
 -- with PyTorch 1.13. The configurations here must match the ones in that script.
 local T = require "luacnn"
 local nn = require "nn"
+local load = require("spec_support").fixture
 
-local DIR = (os.getenv("LUACNN_SOURCE_DIR") or ".") .. "/tests/fixtures/"
 local TOL = 1e-4
-
-local function load(case, name)
-  return T.load_idx(DIR .. case .. "_" .. name .. ".idx")
-end
 
 -- |got - want| <= TOL * max(1, max |want|), element by element, and the same shape
 local function assert_matches(got, want, what)

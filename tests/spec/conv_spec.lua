@@ -4,44 +4,9 @@
 -- that learns to tell horizontal from vertical bars through model:fit.
 local T = require "luacnn"
 local nn = require "nn"
-
-local TOL = 1e-2
-
-local function error_of(f)
-  local ok, err = pcall(f)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
-
-local function assert_contains(msg, part)
-  assert.is_truthy(msg:find(part, 1, true), string.format("%q does not contain %q", msg, part))
-end
-
-local function assert_gradcheck(report, what)
-  for _, p in ipairs(report.params) do
-    assert.is_true(p.checked > 0, what .. ": nothing checked in " .. p.name)
-    assert.is_true(p.max_rel_error < TOL,
-                   string.format("%s: %s max relative error %.3g", what, p.name, p.max_rel_error))
-  end
-  assert.is_table(report.input, what .. ": the input gradient was not checked")
-  assert.is_true(report.input.max_rel_error < TOL,
-                 string.format("%s: input max relative error %.3g", what, report.input.max_rel_error))
-  assert.is_true(report.ok, what)
-end
-
-local function dims(t)
-  local s, out = t:size(), {}
-  for i = 1, #s do out[i] = s[i] end
-  return out
-end
-
--- distinct values 0.02 apart in random order: no two inputs of a max-pooling window are
--- within a gradcheck step of each other, so no window changes its argmax
-local function distinct(shape)
-  local n = 1
-  for _, v in ipairs(shape) do n = n * v end
-  return (T.randperm(n) * 0.02 - 0.01 * n):view(shape)
-end
+local support = require "spec_support"
+local error_of, assert_contains, assert_gradcheck = support.error_of, support.assert_contains, support.assert_gradcheck
+local dims, distinct = support.dims, support.distinct
 
 describe("CNN layers", function()
   before_each(function() T.manual_seed(3) end)

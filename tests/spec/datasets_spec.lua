@@ -9,7 +9,6 @@ local T = require "luacnn"
 local datasets = require "datasets"
 
 local SOURCE_DIR = assert(os.getenv("LUACNN_SOURCE_DIR"), "LUACNN_SOURCE_DIR must be set")
-local LUA = os.getenv("LUA54") or "lua5.4"
 local SEED = tonumber(os.getenv("LUACNN_SEED") or "") or 20261127
 print("datasets_spec: seed " .. SEED .. " (set LUACNN_SEED to change)")
 
@@ -17,7 +16,7 @@ local FILES = { "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-imag
 
 local tmpdir
 
-local function sh(cmd) assert(os.execute(cmd), cmd) end
+local sh = support.sh
 
 
 
@@ -47,28 +46,10 @@ local function load_error(fn, opts)
 end
 
 -- Runs code in a child lua5.4 whose stdlib comes first from root/stdlib (a copy of the
--- datasets files), with the shell environment prefix env. Returns stdout, stderr, status.
-local function child(root, env, code)
-  local script, out, err = tmpdir .. "/child.lua", tmpdir .. "/child.out", tmpdir .. "/child.err"
-  local f = assert(io.open(script, "wb"))
-  f:write(code)
-  f:close()
-  local path = root .. "/stdlib/?.lua;" .. root .. "/stdlib/?/init.lua;" .. SOURCE_DIR .. "/stdlib/?.lua;"
-    .. SOURCE_DIR .. "/stdlib/?/init.lua;;"
-  local cmd = string.format("env -u LUACNN_DATA LUA_PATH=%s %s %s %s >%s 2>%s", quote(path), env or "", LUA,
-                            quote(script), quote(out), quote(err))
-  local _, how, status = os.execute(cmd)
-  assert.are.equal("exit", how, cmd)
-  return slurp(out), slurp(err), status
-end
+-- datasets files). Returns stdout, stderr, status.
+local function child(root, env, code) return support.child_lua(tmpdir, root, env, code) end
 
--- A fake project root with its own copy of stdlib/datasets (and no data folder yet).
-local function fake_project(name)
-  local root = tmpdir .. "/" .. name
-  sh("mkdir -p " .. quote(root .. "/stdlib/datasets"))
-  sh("cp " .. quote(SOURCE_DIR) .. "/stdlib/datasets/*.lua " .. quote(root .. "/stdlib/datasets/"))
-  return root
-end
+local function fake_project(name) return support.fake_project(tmpdir, name) end
 
 local REPORT_N = [[
 local datasets = require "datasets"
@@ -79,12 +60,10 @@ local function report_n(name, opts) return (REPORT_N:gsub("NAME", string.format(
 
 describe("datasets", function()
   setup(function()
-    tmpdir = os.tmpname()
-    os.remove(tmpdir)
-    sh("mkdir -p " .. quote(tmpdir))
+    tmpdir = support.temp_dir("luacnn-datasets-spec")
     T.manual_seed(SEED)
   end)
-  teardown(function() os.execute("rm -rf " .. quote(tmpdir)) end)
+  teardown(function() support.remove_dir(tmpdir) end)
 
   describe("load_data", function()
     it("returns x [N,28,28] with values 0..255 and y [N] with labels 0..9, as stored", function()

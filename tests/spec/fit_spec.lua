@@ -4,6 +4,9 @@ local T = require "luacnn"
 local nn = require "nn"
 local optim = require "optim"
 local callbacks = require "train.callbacks"
+local support = require "spec_support"
+local error_of, capture_stderr = support.error_of, support.capture_stderr
+local assert_error_here = support.assert_error_in("fit_spec.lua")
 
 -- XOR of two noisy bits: 64 samples, labels 0/1. Not linearly separable, so the hidden
 -- layer has to learn something.
@@ -38,31 +41,6 @@ local function xor_model(opts)
   m:compile{optimizer = opts.optimizer or optim.Adam{lr = 0.05}, loss = "sparse_categorical_crossentropy",
             metrics = opts.metrics or {"accuracy"}}
   return m
-end
-
-local function error_of(f)
-  local ok, err = pcall(f)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
-
--- the message starts at this spec's line and contains `part` verbatim
-local function assert_error_here(err, part)
-  assert.matches("fit_spec.lua:%d+: ", err)
-  assert.is_truthy(err:find(part, 1, true), string.format("%q does not contain %q", err, part))
-end
-
--- Runs f with io.stderr replaced; returns what f wrote there and f's results.
-local function capture_stderr(f)
-  local saved, written = io.stderr, {}
-  io.stderr = {write = function(self, ...)
-    for _, s in ipairs{...} do written[#written + 1] = tostring(s) end
-    return self
-  end}
-  local res = table.pack(pcall(f))
-  io.stderr = saved
-  if not res[1] then error(res[2], 0) end
-  return table.concat(written), table.unpack(res, 2, res.n)
 end
 
 describe("fit", function()

@@ -3,31 +3,9 @@
 -- buffers reused across steps, and the message of every malformed graph.
 local T = require "luacnn"
 local nn = require "nn"
-
-local TOL = 1e-2
-
-local function error_of(f)
-  local ok, err = pcall(f)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
-
--- the message starts at this spec's line and contains `part` verbatim
-local function assert_error_here(err, part)
-  assert.matches("graph_spec.lua:%d+: ", err)
-  assert.is_truthy(err:find(part, 1, true), string.format("%q does not contain %q", err, part))
-end
-
-local function assert_gradcheck(report, what)
-  for _, p in ipairs(report.params) do
-    assert.is_true(p.checked > 0, what .. ": nothing of " .. p.name .. " checked")
-    assert.is_true(p.max_rel_error < TOL, string.format("%s: %s max relative error %.3g", what, p.name, p.max_rel_error))
-  end
-  assert.is_table(report.input, what .. ": input gradient not checked")
-  assert.is_true(report.input.max_rel_error < TOL,
-                 string.format("%s: input max relative error %.3g", what, report.input.max_rel_error))
-  assert.is_true(report.ok, what)
-end
+local support = require "spec_support"
+local error_of, assert_gradcheck = support.error_of, support.assert_gradcheck
+local assert_error_here = support.assert_error_in("graph_spec.lua")
 
 local function names(model)
   local out = {}

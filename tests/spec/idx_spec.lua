@@ -16,11 +16,9 @@ local function path(name) return tmpdir .. "/" .. name end
 
 describe("T.load_idx / T.save_idx", function()
   setup(function()
-    tmpdir = os.tmpname()
-    os.remove(tmpdir)
-    assert(os.execute("mkdir -p '" .. tmpdir .. "'"))
+    tmpdir = support.temp_dir("luacnn-idx-spec")
   end)
-  teardown(function() os.execute("rm -rf '" .. tmpdir .. "'") end)
+  teardown(function() support.remove_dir(tmpdir) end)
 
   it("round-trips ubyte and float, plain and .gz, 1 to 4 dims", function()
     T.manual_seed(SEED)

@@ -2,8 +2,7 @@
 -- and the errors.
 local T = require "luacnn"
 local image = require "image"
-
-local function has(text, fragment) return text:find(fragment, 1, true) ~= nil end
+local has = require("spec_support").has
 
 local function lines(text)
   local out = {}

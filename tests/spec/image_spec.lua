@@ -2,6 +2,8 @@
 -- convolution with the textbook numbers, and bad input that must raise, never crash.
 local T = require "luacnn"
 local image = require "image"
+local support = require "spec_support"
+local slurp, spit = support.slurp, support.spit
 
 local function has(text, fragment) return tostring(text):find(fragment, 1, true) ~= nil end
 
@@ -15,19 +17,6 @@ local function raises(fragment, f, ...)
   assert.is_false(ok, "expected an error containing '" .. fragment .. "'")
   assert.is_true(has(err, fragment), "error '" .. tostring(err) .. "' lacks '" .. fragment .. "'")
   return err
-end
-
-local function slurp(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function spit(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
 end
 
 -- Reference cross-correlation in plain Lua: img[c][y][x] tables, kernel k[u][v].

@@ -46,12 +46,10 @@ end
 
 describe("scripts/mnist_json_to_idx.lua", function()
   setup(function()
-    tmpdir = os.tmpname()
-    os.remove(tmpdir)
-    assert(os.execute("mkdir -p " .. quote(tmpdir)))
+    tmpdir = support.temp_dir("luacnn-mnist-json-spec")
     make_digits(tmpdir .. "/digits")
   end)
-  teardown(function() os.execute("rm -rf " .. quote(tmpdir)) end)
+  teardown(function() support.remove_dir(tmpdir) end)
 
   it("writes round-robin IDX files with every fifth image of each digit in the test set", function()
     local out_dir = tmpdir .. "/out"

@@ -4,17 +4,9 @@
 local T = require "luacnn"
 local nn = require "nn"
 local optim = require "optim"
-
-local function error_of(f)
-  local ok, err = pcall(f)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
-
-local function assert_error_here(err, part)
-  assert.matches("multi_output_spec.lua:%d+: ", err)
-  assert.is_truthy(err:find(part, 1, true), string.format("%q does not contain %q", err, part))
-end
+local support = require "spec_support"
+local error_of = support.error_of
+local assert_error_here = support.assert_error_in("multi_output_spec.lua")
 
 -- XOR and AND of two noisy bits
 local function data(n)

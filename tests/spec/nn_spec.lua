@@ -4,6 +4,8 @@
 local T = require "luacnn"
 local nn = require "nn"
 local optim = require "optim"
+local support = require "spec_support"
+local error_of, assert_contains = support.error_of, support.assert_contains
 
 -- tensor t equals the nested Lua table `want` to within tol (relative above 1)
 local function assert_values(t, want, tol, what)
@@ -18,18 +20,6 @@ local function assert_values(t, want, tol, what)
                    string.format("%s%s: got %.9g, expected %.9g", what or "", path, g, w))
   end
   cmp(got, want, "")
-end
-
--- the error message of f(), which must fail
-local function error_of(f)
-  local ok, err = pcall(f)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
-
--- plain-text match (no Lua patterns), with the message in the failure output
-local function assert_contains(msg, part)
-  assert.is_truthy(msg:find(part, 1, true), string.format("%q does not contain %q", msg, part))
 end
 
 -- A user-written layer with no input check: y = 2x.

@@ -2,6 +2,8 @@
 -- the awkward data (one point, constant, nan/inf, nothing) and atomic saving.
 local plot = require "viz.plot"
 local viz = require "viz"
+local support = require "spec_support"
+local slurp = support.slurp
 
 local nan = 0 / 0
 
@@ -364,21 +366,12 @@ describe("plot.save", function()
     return f ~= nil
   end
 
-  local function slurp(path)
-    local f = assert(io.open(path, "rb"))
-    local s = f:read("a")
-    f:close()
-    return s
-  end
-
   before_each(function()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir '" .. dir .. "'"))
+    dir = support.temp_dir("luacnn-plot-spec")
   end)
 
   after_each(function()
-    os.execute("rm -rf '" .. dir .. "'")
+    support.remove_dir(dir)
   end)
 
   it("writes the file and leaves no .tmp behind", function()

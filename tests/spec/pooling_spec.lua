@@ -3,28 +3,9 @@
 -- and against inputs worked by hand, gradients by nn.gradcheck, shapes and errors.
 local T = require "luacnn"
 local nn = require "nn"
-
-local DIR = (os.getenv("LUACNN_SOURCE_DIR") or ".") .. "/tests/fixtures/"
-
-local function load(case, name)
-  return T.load_idx(DIR .. case .. "_" .. name .. ".idx")
-end
-
-local function error_of(f)
-  local ok, err = pcall(f)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
-
-local function assert_contains(msg, part)
-  assert.is_truthy(msg:find(part, 1, true), string.format("%q does not contain %q", msg, part))
-end
-
-local function dims(t)
-  local s, out = t:size(), {}
-  for i = 1, #s do out[i] = s[i] end
-  return out
-end
+local support = require "spec_support"
+local error_of, assert_contains, assert_gradcheck = support.error_of, support.assert_contains, support.assert_gradcheck
+local dims, distinct, load = support.dims, support.distinct, support.fixture
 
 -- |got - want| <= 1e-5 * max(1, max |want|) and the same shape
 local function assert_matches(got, want, what)
@@ -38,20 +19,6 @@ local function check_fixture(layer, case)
   local x, dy = load(case, "x"), load(case, "dy")
   assert_matches(layer:forward(x), load(case, "y"), case .. " y")
   assert_matches(layer:backward(x, dy), load(case, "dx"), case .. " dx")
-end
-
-local function assert_gradcheck(report, what)
-  assert.is_table(report.input, what .. ": the input gradient was not checked")
-  assert.is_true(report.input.max_rel_error < 1e-2,
-                 string.format("%s: input max relative error %.3g", what, report.input.max_rel_error))
-  assert.is_true(report.ok, what)
-end
-
--- distinct values 0.02 apart: no max-pooling window changes its argmax within a step
-local function distinct(shape)
-  local n = 1
-  for _, v in ipairs(shape) do n = n * v end
-  return (T.randperm(n) * 0.02 - 0.01 * n):view(shape)
 end
 
 describe("pooling", function()

@@ -103,16 +103,14 @@ end
 
 describe("luacnn train checkpoints", function()
   setup(function()
-    local p = io.popen("mktemp -d /tmp/luacnn-resume-spec-XXXXXX")
-    dir = p:read("l")
-    p:close()
+    dir = support.temp_dir("luacnn-resume-spec")
     script = file("tiny.lua")
     spit(script, TINY)
     local _, err, status = run{"--out", "full3.w"}
     assert.are.equal(0, status, err)
   end)
   teardown(function()
-    os.execute("rm -rf " .. quote(dir))
+    support.remove_dir(dir)
     support.remove_temp_files()
   end)
 

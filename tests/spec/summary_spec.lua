@@ -5,23 +5,10 @@ local T = require "luacnn"
 local nn = require "nn"
 local support = require "spec_support"
 local quote, slurp, temp_file, has = support.quote, support.slurp, support.temp_file, support.has
+local error_of, assert_contains, model_file = support.error_of, support.assert_contains, support.model_file
 
 local BIN = assert(os.getenv("LUACNN_BIN"), "LUACNN_BIN must name the built luacnn binary")
 local SOURCE_DIR = assert(os.getenv("LUACNN_SOURCE_DIR"), "LUACNN_SOURCE_DIR must be set")
-
-local function model_file(name)
-  return assert(loadfile(SOURCE_DIR .. "/models/" .. name .. ".lua"))
-end
-
-local function error_of(f)
-  local ok, err = pcall(f)
-  assert.is_false(ok, "expected an error")
-  return tostring(err)
-end
-
-local function assert_contains(msg, part)
-  assert.is_truthy(msg:find(part, 1, true), string.format("%q does not contain %q", msg, part))
-end
 
 -- the rows of a summary by path
 local function by_path(info)

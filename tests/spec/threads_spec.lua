@@ -51,13 +51,7 @@ describe("--threads", function()
   end)
 end)
 
--- Minor page faults of this process so far (field 10 of /proc/self/stat).
-local function minor_faults()
-  local stat = support.slurp("/proc/self/stat")
-  local fields = {}
-  for w in stat:match("%) (.*)"):gmatch("%S+") do fields[#fields + 1] = w end
-  return tonumber(fields[8])
-end
+local minor_faults = support.minor_faults
 
 describe("a training step", function()
   it("gets no fresh pages from the OS once the first epoch ran", function()

@@ -8,17 +8,13 @@ local T = require "luacnn"
 local nn = require "nn"
 local optim = require "optim"
 local init = require "nn.init_weights"
+local support = require "spec_support"
+local dims = support.dims
 
-local SOURCE_DIR = assert(os.getenv("LUACNN_SOURCE_DIR"), "LUACNN_SOURCE_DIR must be set")
+assert(os.getenv("LUACNN_SOURCE_DIR"), "LUACNN_SOURCE_DIR must be set")
 
 local function model(name, opts)
-  return assert(loadfile(SOURCE_DIR .. "/models/" .. name .. ".lua"))(opts)
-end
-
-local function dims(t)
-  local s, out = t:size(), {}
-  for i = 1, #s do out[i] = s[i] end
-  return out
+  return support.model_file(name)(opts)
 end
 
 local function count(m)
