@@ -1,6 +1,7 @@
 /* CIFAR-10 reader and writer (see cifar.h for the format). */
 #define _POSIX_C_SOURCE 200809L
 #include "cifar.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -72,21 +73,9 @@ int lc_cifar_decode(const char *name, const unsigned char *bytes, size_t len, in
 /* Opens path for reading and counts its records; returns the descriptor or -1. */
 static int open_records(const char *path, int64_t *records, lc_error *e) {
   *records = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    lc_fail(e, "cannot open %s: %s", path, strerror(errno));
-    return -1;
-  }
   struct stat st;
-  const char *why = NULL;
-  if (fstat(fd, &st) != 0) why = strerror(errno);
-  else if (S_ISDIR(st.st_mode)) why = "it is a directory";
-  else if (!S_ISREG(st.st_mode)) why = "not a regular file";
-  if (why) {
-    lc_fail(e, "cannot read %s: %s", path, why);
-    close(fd);
-    return -1;
-  }
+  int fd = lc_open_regular(path, &st, e);
+  if (fd < 0) return -1;
   if (lc_cifar_count(path, (int64_t)st.st_size, records, e)) {
     close(fd);
     return -1;

@@ -4,6 +4,7 @@
  * and a gzip file decompressed, so one code path serves `x` and `x.gz`. */
 #define _POSIX_C_SOURCE 200809L
 #include "idx.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -340,21 +341,9 @@ int lc_idx_open(const char *path, lc_idx_file **out, lc_error *e) {
   *out = NULL;
   lc_idx_file *f = new_file(path, e);
   if (!f) return -1;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    lc_fail(e, "cannot open %s: %s", path, strerror(errno));
-    return fail_close(f, out);
-  }
   struct stat st;
-  const char *why = NULL;
-  if (fstat(fd, &st) != 0) why = strerror(errno);
-  else if (S_ISDIR(st.st_mode)) why = "it is a directory";
-  else if (!S_ISREG(st.st_mode)) why = "not a regular file";
-  if (why) {
-    lc_fail(e, "cannot read %s: %s", path, why);
-    close(fd);
-    return fail_close(f, out);
-  }
+  int fd = lc_open_regular(path, &st, e);
+  if (fd < 0) return fail_close(f, out);
   gzFile gz = gzdopen(fd, "rb");
   if (!gz) {
     close(fd);
