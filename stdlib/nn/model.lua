@@ -484,12 +484,6 @@ function Model:named_state(prefix, out)
   return out
 end
 
-function Model:train(mode)
-  self.training = mode ~= false
-  for _, layer in ipairs(self.layers) do layer:train(mode) end
-  return self
-end
-
 function Model:clear_buffers()
   self._buffers = {}
   for _, layer in ipairs(self.layers) do layer:clear_buffers() end

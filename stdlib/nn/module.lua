@@ -111,8 +111,11 @@ function Module:flatten_parameters()
   return self._flat.params, self._flat.grads
 end
 
+-- Training (true, the default) or evaluation mode, for the module and, in a container,
+-- every layer it holds (self.layers).
 function Module:train(mode)
   self.training = mode ~= false
+  for _, layer in ipairs(self.layers or {}) do layer:train(mode) end
   return self
 end
 

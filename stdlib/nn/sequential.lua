@@ -230,12 +230,6 @@ function Sequential.from_config(cfg, from_config, path)
 end
 registry.register("Sequential", Sequential)
 
-function Sequential:train(mode)
-  self.training = mode ~= false
-  for _, layer in ipairs(self.layers) do layer:train(mode) end
-  return self
-end
-
 function Sequential:clear_buffers()
   for _, layer in ipairs(self.layers) do layer:clear_buffers() end
 end
