@@ -88,25 +88,8 @@ function cifar10.locate(opts)
     end
     data = opts.dir
   end
-  local places = {}
-  if data ~= nil then
-    if type(data) ~= "string" then
-      return nil, string.format("%s: opts.data must be a directory name (a string), got %s", WHAT, type(data))
-    end
-    places[1] = { dir = data, why = "opts.data" }
-    places[2] = { dir = data .. "/" .. cifar10.DIR_NAME, why = "opts.data/" .. cifar10.DIR_NAME }
-  else
-    local env = os.getenv("LUACNN_DATA")
-    if env and env ~= "" then
-      places[#places + 1] = { dir = env .. "/" .. cifar10.DIR_NAME, why = "$LUACNN_DATA/" .. cifar10.DIR_NAME }
-    else
-      places[#places + 1] = { why = "$LUACNN_DATA/" .. cifar10.DIR_NAME, note = "LUACNN_DATA is not set" }
-    end
-    local project = idx_split.project_data_dir()
-    if project then
-      places[#places + 1] = { dir = project .. "/" .. cifar10.DIR_NAME, why = "the project's data folder" }
-    end
-  end
+  local places, err = idx_split.places(WHAT, cifar10.DIR_NAME, data, true)
+  if not places then return nil, err end
   local lines = {}
   for i, place in ipairs(places) do
     local note = place.note

@@ -66,24 +66,37 @@ end
 -- complete one wins.
 -- Returns the directory and its files, or nil and an error message that lists every
 -- place looked at and how to fetch the data.
-function M.locate(spec, opts)
+-- The places a data set is looked for, in order, as {dir=, why=} (or {why=, note=} for one
+-- that cannot be looked at): data alone when given (and data/<dir_name> with inside=true);
+-- else $LUACNN_DATA/<dir_name>, then the project's data/<dir_name>. nil and a message when
+-- data is not a string.
+function M.places(what, dir_name, data, inside)
   local places = {}
-  if opts.data ~= nil then
-    if type(opts.data) ~= "string" then
-      return nil, string.format("%s: opts.data must be a directory name (a string), got %s", spec.what, type(opts.data))
+  if data ~= nil then
+    if type(data) ~= "string" then
+      return nil, string.format("%s: opts.data must be a directory name (a string), got %s", what, type(data))
     end
-    places[1] = { dir = opts.data, why = "opts.data" }
+    places[1] = { dir = data, why = "opts.data" }
+    if inside then places[2] = { dir = data .. "/" .. dir_name, why = "opts.data/" .. dir_name } end
+    return places
+  end
+  local env = os.getenv("LUACNN_DATA")
+  if env and env ~= "" then
+    places[#places + 1] = { dir = env .. "/" .. dir_name, why = "$LUACNN_DATA/" .. dir_name }
   else
-    local env = os.getenv("LUACNN_DATA")
-    if env and env ~= "" then
-      places[#places + 1] = { dir = env .. "/" .. spec.dir_name, why = "$LUACNN_DATA/" .. spec.dir_name }
-    else
-      places[#places + 1] = { why = "$LUACNN_DATA/" .. spec.dir_name, note = "LUACNN_DATA is not set" }
-    end
-    local project = M.project_data_dir()
-    if project then
-      places[#places + 1] = { dir = project .. "/" .. spec.dir_name, why = "the project's data folder" }
-    end
+    places[#places + 1] = { why = "$LUACNN_DATA/" .. dir_name, note = "LUACNN_DATA is not set" }
+  end
+  local project = M.project_data_dir()
+  if project then
+    places[#places + 1] = { dir = project .. "/" .. dir_name, why = "the project's data folder" }
+  end
+  return places
+end
+
+function M.locate(spec, opts)
+  local places, err = M.places(spec.what, spec.dir_name, opts.data)
+  if not places then return nil, err end
+  if opts.data == nil then
     for _, dir in ipairs(spec.system_dirs and spec.system_dirs() or {}) do
       places[#places + 1] = { dir = dir, why = spec.system_why }
     end
