@@ -153,10 +153,7 @@ static void col2im(float *dx, const float *col, int64_t ld, const conv_dims *d, 
           if (ih < 0 || ih >= d->H) continue;
           const float *r = row + oh * d->OW;
           float *dst = dx + (c * d->H + ih) * d->W + xoff;
-          if (p->stride_w == 1)
-            for (int64_t ow = lo; ow < hi; ow++) dst[ow] += r[ow];
-          else
-            for (int64_t ow = lo; ow < hi; ow++) dst[ow * p->stride_w] += r[ow];
+          for (int64_t ow = lo; ow < hi; ow++) dst[ow * p->stride_w] += r[ow];
         }
       }
 }
@@ -279,7 +276,9 @@ static void backward_part(void *ctx, int part, int nparts) {
                       lc_direct_available();
   for (int64_t n0 = nb; n0 < ne; n0 += j->chunk) {
     int64_t S = ne - n0 < j->chunk ? ne - n0 : j->chunk, ld = S * d->P;
-    if (j->dx && !direct) memset(j->dx + n0 * d->C * d->H * d->W, 0, sizeof(float) * (size_t)(S * d->C * d->H * d->W));
+    /* col2im adds into dx; the gathering one writes every pixel itself */
+    if (j->dx && !direct && !gather_col2im)
+      memset(j->dx + n0 * d->C * d->H * d->W, 0, sizeof(float) * (size_t)(S * d->C * d->H * d->W));
     for (int64_t g = 0; g < d->G; g++) {
       const float *wg = j->w + g * d->Og * d->K;
       int reuse = j->reuse && !direct;
@@ -387,6 +386,13 @@ typedef struct direct_job {
   lc_error err;
 } direct_job;
 
+/* The direct kernels split the batch over the pool's threads, a sample at least each. */
+static int direct_parts(const conv_dims *d, lc_pool *pool) {
+  int parts = lc_pool_threads(pool);
+  if (parts > d->N) parts = (int)d->N;
+  return parts < 1 ? 1 : parts;
+}
+
 static lc_direct_dims forward_dims(const conv_dims *d, const lc_conv2d_params *p) {
   lc_direct_dims f = {d->C, d->H + 2 * p->pad_h, d->OW + d->KW - 1 + LC_DIRECT_SLACK, d->O, round_up(d->O, 8),
                       d->KH, d->KW, d->OH, d->OW};
@@ -414,9 +420,7 @@ static void direct_forward_part(void *ctx, int part, int nparts) {
 
 static int direct_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, const lc_tensor *b, const conv_dims *d,
                           const lc_conv2d_params *p, lc_allocator *scratch, lc_pool *pool, lc_error *e) {
-  int parts = lc_pool_threads(pool);
-  if (parts > d->N) parts = (int)d->N;
-  if (parts < 1) parts = 1;
+  int parts = direct_parts(d, pool);
   direct_job j = {.d = d, .p = p, .fd = forward_dims(d, p), .x = x->data, .out = y->data};
   int64_t Opad = j.fd.Opad, wsize = round_up(d->K * Opad + Opad, 16);
   j.part_stride = round_up(d->C * j.fd.Hp * j.fd.Wp, 16);
@@ -497,9 +501,7 @@ static void direct_backward_part(void *ctx, int part, int nparts) {
 static int direct_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_tensor *dy, const lc_tensor *y,
                            const lc_tensor *x, const lc_tensor *w, const conv_dims *d, const lc_conv2d_params *p,
                            lc_allocator *scratch, lc_pool *pool, lc_error *e) {
-  int parts = lc_pool_threads(pool);
-  if (parts > d->N) parts = (int)d->N;
-  if (parts < 1) parts = 1;
+  int parts = direct_parts(d, pool);
   direct_job j = {.d = d, .p = p, .dx_direct = direct_input_grad(d), .fd = forward_dims(d, p),
                   .bd = input_grad_dims(d), .x = x->data, .y = p->relu ? y->data : NULL, .dy = dy->data,
                   .w = w->data, .dx = dx ? dx->data : NULL};
