@@ -6,19 +6,17 @@
 
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define LC_HAVE_DIRECT 1
+#include "simd.h"
+
+#define LC_HAVE_DIRECT LC_HAVE_AVX2
+#if LC_HAVE_DIRECT
 #define AVX2 __attribute__((target("avx2,fma")))
 #define INLINE_AVX2 static inline __attribute__((always_inline, target("avx2,fma")))
-#else
-#define LC_HAVE_DIRECT 0
 #endif
 
 int lc_direct_available(void) {
 #if LC_HAVE_DIRECT
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return lc_cpu_has_avx2(1);
 #else
   return 0;
 #endif
@@ -106,10 +104,6 @@ INLINE_AVX2 void transpose8(__m256 r[8]) {
   r[6] = _mm256_permute2f128_ps(s2, s6, 0x31), r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 
-/* the first n of 8 lanes */
-INLINE_AVX2 __m256i lanes(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 /* y rows o < on (P apart), columns 0..nb-1 <- the tile's block of 8 pixels x 8 channels
  * (pixel b's channels at blk + b*ld), plus bias, then the ReLU: transposed in registers. */
@@ -125,7 +119,7 @@ INLINE_AVX2 void store_block(float *y, int64_t P, int64_t on, int64_t nb, const 
   if (nb == 8)
     for (int64_t o = 0; o < on; o++) _mm256_storeu_ps(y + o * P, r[o]);
   else {
-    __m256i m = lanes(nb);
+    __m256i m = lc_first_lanes(nb);
     for (int64_t o = 0; o < on; o++) _mm256_maskstore_ps(y + o * P, m, r[o]);
   }
 }
@@ -178,7 +172,7 @@ INLINE_AVX2 void forward_px_tile(float *y, int64_t P, const float *x, const floa
       __m256 r = _mm256_add_ps(acc[o][v], _mm256_set1_ps(bias ? bias[o] : 0.0f));
       if (relu) r = _mm256_max_ps(_mm256_setzero_ps(), r);
       if (n >= 8) _mm256_storeu_ps(y + o * P + 8 * v, r);
-      else _mm256_maskstore_ps(y + o * P + 8 * v, lanes(n), r);
+      else _mm256_maskstore_ps(y + o * P + 8 * v, lc_first_lanes(n), r);
     }
 }
 
@@ -225,7 +219,7 @@ INLINE_AVX2 void weight_px_tile(float *dwt, const float *x, const float *dy, int
   for (int64_t i = 0; i < d->OH; i++) {
     const float *xr = x + i * d->Wp;
     for (int64_t j = 0; j < d->OW; j += 8) {
-      __m256i m = lanes(d->OW - j);
+      __m256i m = lc_first_lanes(d->OW - j);
       __m256 g[3];
 #pragma GCC unroll 3
       for (int o = 0; o < OC; o++) g[o] = _mm256_maskload_ps(dy + o * ld + i * d->OW + j, m);
@@ -301,7 +295,7 @@ AVX2 void lc_direct_transpose_grad(float *dyt, float *dbsum, const float *dy, co
     __m256 sum = _mm256_setzero_ps();
     for (int64_t q0 = 0; q0 < P; q0 += 8) {
       int64_t nq = P - q0 < 8 ? P - q0 : 8;
-      __m256i m = lanes(nq);
+      __m256i m = lc_first_lanes(nq);
       __m256 r[8];
       for (int k = 0; k < 8; k++) {
         if (o0 + k >= O) {

@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "simd.h"
+
 int64_t lc_pool_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t ceil_mode) {
   int64_t span = in + 2 * pad - k;
   /* rounding toward -inf (floor) or +inf (ceil) also for a negative span */
@@ -115,14 +117,8 @@ static int is_2x2(const pool_job *j) {
  * permute (its own inverse) maps the outputs and gradients to and from that order, and
  * unpacklo/hi put the columns back. Same choices as the scalar loops: first maximum,
  * first NaN. */
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define POOL_AVX2 1
+#if LC_HAVE_AVX2
 #define AVX2_INLINE static inline __attribute__((always_inline, target("avx2")))
-
-AVX2_INLINE __m256i first_lanes(int64_t n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 /* columns of n windows (2n floats) of row r, split into even and odd */
 AVX2_INLINE void load_cols(const float *r, int64_t n, __m256 *even, __m256 *odd) {
@@ -130,8 +126,8 @@ AVX2_INLINE void load_cols(const float *r, int64_t n, __m256 *even, __m256 *odd)
   if (n == 8) {
     a = _mm256_loadu_ps(r), b = _mm256_loadu_ps(r + 8);
   } else {
-    a = _mm256_maskload_ps(r, first_lanes(2 * n));
-    b = n > 4 ? _mm256_maskload_ps(r + 8, first_lanes(2 * n - 8)) : _mm256_setzero_ps();
+    a = _mm256_maskload_ps(r, lc_first_lanes(2 * n));
+    b = n > 4 ? _mm256_maskload_ps(r + 8, lc_first_lanes(2 * n - 8)) : _mm256_setzero_ps();
   }
   *even = _mm256_shuffle_ps(a, b, 0x88), *odd = _mm256_shuffle_ps(a, b, 0xDD);
 }
@@ -156,7 +152,7 @@ __attribute__((target("avx2"))) static void max2x2_rows(float *o, const float *r
     m = _mm256_blendv_ps(m, o1, takes(m, o1));
     m = swap_mid(m);
     if (n == 8) _mm256_storeu_ps(o + w, m);
-    else _mm256_maskstore_ps(o + w, first_lanes(n), m);
+    else _mm256_maskstore_ps(o + w, lc_first_lanes(n), m);
   }
 }
 
@@ -165,8 +161,8 @@ AVX2_INLINE void store_cols(float *d, int64_t n, __m256 even, __m256 odd) {
   if (n == 8) {
     _mm256_storeu_ps(d, a), _mm256_storeu_ps(d + 8, b);
   } else {
-    _mm256_maskstore_ps(d, first_lanes(2 * n), a);
-    if (n > 4) _mm256_maskstore_ps(d + 8, first_lanes(2 * n - 8), b);
+    _mm256_maskstore_ps(d, lc_first_lanes(2 * n), a);
+    if (n > 4) _mm256_maskstore_ps(d + 8, lc_first_lanes(2 * n - 8), b);
   }
 }
 
@@ -188,27 +184,20 @@ __attribute__((target("avx2"))) static void max2x2_back_rows(float *d0, float *d
     t = takes(m, o1);
     __m256 s3 = t;
     s0 = _mm256_andnot_ps(t, s0), s1 = _mm256_andnot_ps(t, s1), s2 = _mm256_andnot_ps(t, s2);
-    __m256 gv = n == 8 ? _mm256_loadu_ps(g + w) : _mm256_maskload_ps(g + w, first_lanes(n));
+    __m256 gv = n == 8 ? _mm256_loadu_ps(g + w) : _mm256_maskload_ps(g + w, lc_first_lanes(n));
     gv = swap_mid(gv);
     store_cols(d0 + 2 * w, n, _mm256_and_ps(gv, s0), _mm256_and_ps(gv, s1));
     store_cols(d1 + 2 * w, n, _mm256_and_ps(gv, s2), _mm256_and_ps(gv, s3));
   }
 }
-
-static int pool_avx2(void) {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2");
-}
-#else
-#define POOL_AVX2 0
 #endif
 
 static void max_forward_part(void *ctx, int part, int nparts) {
   const pool_job *j = ctx;
   long long b, e;
   lc_split_range(j->planes, nparts, part, 1, &b, &e);
-#if POOL_AVX2
-  if (is_2x2(j) && pool_avx2()) {
+#if LC_HAVE_AVX2
+  if (is_2x2(j) && lc_cpu_has_avx2(0)) {
     for (int64_t n = b; n < e; n++)
       for (int64_t oh = 0; oh < j->OH; oh++) {
         const float *r0 = j->x + (n * j->H + 2 * oh) * j->W;
@@ -229,13 +218,13 @@ static void max_backward_part(void *ctx, int part, int nparts) {
   const pool_job *j = ctx;
   long long b, e;
   lc_split_range(j->planes, nparts, part, 1, &b, &e);
-#if POOL_AVX2
-  int fast = is_2x2(j) && pool_avx2();
+#if LC_HAVE_AVX2
+  int fast = is_2x2(j) && lc_cpu_has_avx2(0);
 #endif
   for (int64_t n = b; n < e; n++) {
     const float *plane = j->x + n * j->H * j->W, *g = j->dy + n * j->OH * j->OW;
     float *d = j->dx + n * j->H * j->W;
-#if POOL_AVX2
+#if LC_HAVE_AVX2
     if (fast) {
       /* the windows tile the plane: each writes its four gradients (dy at the maximum,
        * zeros elsewhere), no memset and no scatter; an odd last row or column belongs to

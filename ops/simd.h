@@ -14,4 +14,25 @@
 #define LC_VECTOR_CLONES
 #endif
 
+
+/* Hand-written AVX2 kernels (conv_direct.c, pool2d.c) check the CPU at each call and
+ * share the lane mask their loads and stores of row tails use. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#include <stdint.h>
+#define LC_HAVE_AVX2 1
+
+static inline int lc_cpu_has_avx2(int need_fma) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && (!need_fma || __builtin_cpu_supports("fma"));
+}
+
+/* the first n of 8 lanes (all for n >= 8, none for n <= 0) */
+static inline __attribute__((always_inline, target("avx2"))) __m256i lc_first_lanes(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 8 ? n : 8)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#else
+#define LC_HAVE_AVX2 0
+#endif
+
 #endif
