@@ -23,3 +23,21 @@ int lc_open_regular(const char *path, struct stat *st, lc_error *e) {
   }
   return fd;
 }
+
+FILE *lc_fopen_read(const char *path, int64_t *size, lc_error *e) {
+  FILE *fp = fopen(path, "rb");
+  if (!fp) {
+    lc_fail(e, "cannot open %s: %s", path, strerror(errno));
+    return NULL;
+  }
+  struct stat st;
+  *size = fstat(fileno(fp), &st) == 0 ? (int64_t)st.st_size : 0;
+  return fp;
+}
+
+FILE *lc_fmemopen_read(const void *data, size_t size, const char *name, lc_error *e) {
+  /* "rb" never writes through the pointer; fmemopen just does not take a const one */
+  FILE *fp = fmemopen((void *)(uintptr_t)data, size, "rb");
+  if (!fp) lc_fail(e, "%s: cannot read the buffer: %s", name, strerror(errno));
+  return fp;
+}

@@ -9,6 +9,7 @@
  * in one place, whether the worker returned or jumped. */
 #define _POSIX_C_SOURCE 200809L
 #include "pngio.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <png.h>
@@ -174,19 +175,15 @@ static int open_stream(FILE *fp, int64_t size, const char *name, lc_png_file **o
 
 int lc_png_open(const char *path, lc_png_file **out, lc_error *e) {
   *out = NULL;
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return lc_fail(e, "cannot open %s: %s", path, strerror(errno));
-  struct stat st;
-  int64_t size = fstat(fileno(fp), &st) == 0 ? (int64_t)st.st_size : 0;
-  return open_stream(fp, size, path, out, e);
+  int64_t size;
+  FILE *fp = lc_fopen_read(path, &size, e);
+  return fp ? open_stream(fp, size, path, out, e) : -1;
 }
 
 int lc_png_open_mem(const void *data, size_t size, const char *name, lc_png_file **out, lc_error *e) {
   *out = NULL;
-  /* "rb" never writes through the pointer; fmemopen just does not take a const one */
-  FILE *fp = fmemopen((void *)(uintptr_t)data, size, "rb");
-  if (!fp) return lc_fail(e, "%s: cannot read the buffer: %s", name, strerror(errno));
-  return open_stream(fp, (int64_t)size, name, out, e);
+  FILE *fp = lc_fmemopen_read(data, size, name, e);
+  return fp ? open_stream(fp, (int64_t)size, name, out, e) : -1;
 }
 
 /* Row y of the decoded image (channels interleaved) into the planes of out. */
