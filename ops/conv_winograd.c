@@ -1,0 +1,394 @@
+/* Winograd F(4x4, 3x3) (see conv_winograd.h). Letters as there; in this file also
+ * TH x TW tiles per image, R a tile row over the batch (R = n*TH + th), t a tile
+ * (t = R*TW + tw), and k, j rows and columns of a 6x6 tile.
+ *
+ * The transforms, with the matrices of Lavin & Gray (points 0, -1, 1, 1/2, -1/2, inf
+ * scaled to small integers):
+ *   B^T = [4  0 -5  0  1  0]    G = [ 1/4     0    0 ]    A^T = [1 1  1 1  1 0]
+ *         [0 -4 -4  1  1  0]        [-1/6 -1/6 -1/6 ]          [0 1 -1 2 -2 0]
+ *         [0  4 -4 -1  1  0]        [-1/6  1/6 -1/6 ]          [0 1  1 4  4 0]
+ *         [0 -2 -1  2  1  0]        [1/24 1/12  1/6 ]          [0 1 -1 8 -8 1]
+ *         [0  2 -1 -2  1  0]        [1/24 -1/12 1/6 ]
+ *         [0  4  0 -5  0  1]        [  0     0    1 ]
+ *
+ * The input transform B^T d B runs in two halves. B^T d mixes input rows: it is done on
+ * whole rows (row k of B^T d for all the tiles of a tile row at once, contiguous vectors).
+ * The right half (. B) mixes the 6 columns of each tile: eight tiles at a time, one per
+ * vector lane, their rows loaded as 4 + 4 floats and turned by 4x4 transposes. The output
+ * transform works on the same eight lanes and turns them back into rows of 4 outputs. */
+#include "conv_winograd.h"
+
+#include <cblas.h>
+#include <string.h>
+
+#include "simd.h"
+
+#define NX 36   /* positions of the 6x6 domain */
+#define LANES 8 /* tiles per group (one per AVX2 lane) */
+
+static int force_portable;
+
+void lc_winograd_force_portable(int on) { force_portable = on; }
+
+static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
+
+typedef struct wino_job {
+  const float *x, *w, *b;
+  float *y, *U;
+  int64_t N, C, H, W, O, OH, OW, ph, pw;
+  int64_t TH, TW, T;  /* tiles down and across an image, tiles in the batch */
+  int64_t Tc;         /* tiles per chunk, a multiple of LANES */
+  int64_t nchunks;
+  int64_t Wrow;       /* floats per row of B^T d: 4 TW + 8 (a tile reads 8 columns) */
+  int64_t rows;       /* tile rows one chunk can touch */
+  int relu, flip, avx2;
+  float *work;        /* per part: part_stride floats */
+  int64_t part_stride;
+} wino_job;
+
+/* ---- weights: U[xi, o, c] = (G g G^T)[a, b] ---- */
+
+/* the 6 values of G v for a column v of 3 */
+static inline void g_apply(const float v[3], float u[6]) {
+  u[0] = v[0] * 0.25f;
+  u[1] = -(v[0] + v[1] + v[2]) * (1.0f / 6);
+  u[2] = -(v[0] - v[1] + v[2]) * (1.0f / 6);
+  u[3] = v[0] * (1.0f / 24) + v[1] * (1.0f / 12) + v[2] * (1.0f / 6);
+  u[4] = v[0] * (1.0f / 24) - v[1] * (1.0f / 12) + v[2] * (1.0f / 6);
+  u[5] = v[2];
+}
+
+/* Output channels [ob, oe) of U. */
+static void weight_transform(const wino_job *j, int64_t ob, int64_t oe) {
+  int64_t O = j->O, C = j->C;
+  for (int64_t o = ob; o < oe; o++)
+    for (int64_t c = 0; c < C; c++) {
+      /* g: the 3x3 kernel; flipped, w[c, o] turned by 180 degrees */
+      float g[3][3], t[6][3], col[3], u[6];
+      const float *k = j->flip ? j->w + (c * O + o) * 9 : j->w + (o * C + c) * 9;
+      for (int p = 0; p < 3; p++)
+        for (int q = 0; q < 3; q++) g[p][q] = j->flip ? k[(2 - p) * 3 + 2 - q] : k[p * 3 + q];
+      /* t = G g (6x3), then each row of t times G^T */
+      for (int q = 0; q < 3; q++) {
+        for (int p = 0; p < 3; p++) col[p] = g[p][q];
+        g_apply(col, u);
+        for (int a = 0; a < 6; a++) t[a][q] = u[a];
+      }
+      float *dst = j->U + o * C + c;
+      for (int a = 0; a < 6; a++) {
+        g_apply(t[a], u);
+        for (int b = 0; b < 6; b++) dst[(a * 6 + b) * O * C] = u[b];
+      }
+    }
+}
+
+static void weight_part(void *ctx, int part, int nparts) {
+  wino_job *j = ctx;
+  long long ob, oe;
+  lc_split_range(j->O, nparts, part, 1, &ob, &oe);
+  weight_transform(j, ob, oe);
+}
+
+/* ---- input: V[xi, c, t] = (B^T d B)[k, j] ---- */
+
+/* out [6, Wrow] (columns [a, b)) <- B^T of the 6 input rows (NULL: a row of padding);
+ * column q of a row is input column q - pw (zero outside [0, W)). */
+static LC_VECTOR_CLONES void rows_transform(float *out, int64_t Wrow, const float *const rows[6], const float *zero,
+                                            int64_t a, int64_t b, int64_t pw, int64_t W) {
+  int64_t lo = a > pw ? a : pw, hi = b < pw + W ? b : pw + W;
+  if (lo > hi) lo = hi = b;
+  for (int k = 0; k < 6; k++) {
+    for (int64_t q = a; q < lo; q++) out[k * Wrow + q] = 0;
+    for (int64_t q = hi; q < b; q++) out[k * Wrow + q] = 0;
+  }
+  const float *d0 = (rows[0] ? rows[0] : zero) - pw, *d1 = (rows[1] ? rows[1] : zero) - pw;
+  const float *d2 = (rows[2] ? rows[2] : zero) - pw, *d3 = (rows[3] ? rows[3] : zero) - pw;
+  const float *d4 = (rows[4] ? rows[4] : zero) - pw, *d5 = (rows[5] ? rows[5] : zero) - pw;
+  float *restrict o0 = out, *restrict o1 = out + Wrow, *restrict o2 = out + 2 * Wrow;
+  float *restrict o3 = out + 3 * Wrow, *restrict o4 = out + 4 * Wrow, *restrict o5 = out + 5 * Wrow;
+  for (int64_t q = lo; q < hi; q++) {
+    float s12 = d1[q] + d2[q], m12 = d1[q] - d2[q], s34 = d3[q] + d4[q], m43 = d4[q] - d3[q];
+    float m42 = d4[q] - d2[q], m31 = d3[q] - d1[q];
+    o0[q] = 4 * d0[q] - 5 * d2[q] + d4[q];
+    o1[q] = s34 - 4 * s12;
+    o2[q] = m43 + 4 * m12;
+    o3[q] = m42 + 2 * m31;
+    o4[q] = m42 - 2 * m31;
+    o5[q] = 4 * d1[q] - 5 * d3[q] + d5[q];
+  }
+}
+
+/* The same B^T on the 6 columns c[0..5] of one lane (or vector) of values. */
+#define BT_APPLY(T, c, o)                                                            \
+  do {                                                                               \
+    T s12 = c[1] + c[2], m12 = c[1] - c[2], s34 = c[3] + c[4], m43 = c[4] - c[3];    \
+    T m42 = c[4] - c[2], m31 = c[3] - c[1];                                          \
+    o[0] = c[0] * 4 - c[2] * 5 + c[4];                                               \
+    o[1] = s34 - s12 * 4;                                                            \
+    o[2] = m43 + m12 * 4;                                                            \
+    o[3] = m42 + m31 * 2;                                                            \
+    o[4] = m42 - m31 * 2;                                                            \
+    o[5] = c[1] * 4 - c[3] * 5 + c[5];                                               \
+  } while (0)
+
+/* V[(6k + j) * vs + lane] <- (row k of the lane's B^T d) B, for the 8 tiles whose rows
+ * start at p[lane] (rows Wrow apart). */
+static void tiles_transform_portable(float *V, int64_t vs, const float *const p[LANES], int64_t Wrow) {
+  for (int l = 0; l < LANES; l++)
+    for (int k = 0; k < 6; k++) {
+      const float *c = p[l] + k * Wrow;
+      float o[6];
+      BT_APPLY(float, c, o);
+      for (int jj = 0; jj < 6; jj++) V[(k * 6 + jj) * vs + l] = o[jj];
+    }
+}
+
+/* A of the output transform on 6 values m[0..5] -> 4 */
+#define AT_APPLY(T, m, r)                                                            \
+  do {                                                                               \
+    T s12 = m[1] + m[2], d12 = m[1] - m[2], s34 = m[3] + m[4], d34 = m[3] - m[4];    \
+    r[0] = m[0] + s12 + s34;                                                         \
+    r[1] = d12 + d34 * 2;                                                            \
+    r[2] = s12 + s34 * 4;                                                            \
+    r[3] = d12 + d34 * 8 + m[5];                                                     \
+  } while (0)
+
+/* Where tile t's outputs go: y of channel 0 at its top left corner, and how many of its
+ * 4 rows and columns lie inside the output. */
+static inline float *tile_out(const wino_job *j, float *y, int64_t t, int *nr, int *nc) {
+  int64_t R = t / j->TW, tw = t % j->TW, n = R / j->TH, th = R % j->TH;
+  int64_t r = j->OH - 4 * th, c = j->OW - 4 * tw;
+  *nr = r < 4 ? (int)r : 4, *nc = c < 4 ? (int)c : 4;
+  return y + (n * j->O * j->OH + 4 * th) * j->OW + 4 * tw;
+}
+
+static inline float relu_bias(float v, float bias, int relu) {
+  v += bias;
+  return relu && v <= 0 ? 0.0f : v;  /* NaN stays NaN */
+}
+
+/* Tiles [t0, t0 + n) (n <= LANES) of output channel o from M[(6k + j) * ms + lane]. */
+static void out_transform_portable(const wino_job *j, const float *M, int64_t ms, int64_t o, int64_t t0, int n) {
+  float bias = j->b ? j->b[o] : 0.0f;
+  for (int l = 0; l < n; l++) {
+    float h[6][4], m[6], r[4];
+    for (int k = 0; k < 6; k++) {
+      for (int jj = 0; jj < 6; jj++) m[jj] = M[(k * 6 + jj) * ms + l];
+      AT_APPLY(float, m, r);
+      for (int q = 0; q < 4; q++) h[k][q] = r[q];
+    }
+    int nr, nc;
+    float *yt = tile_out(j, j->y, t0 + l, &nr, &nc) + o * j->OH * j->OW;
+    for (int q = 0; q < nc; q++) {
+      for (int k = 0; k < 6; k++) m[k] = h[k][q];
+      AT_APPLY(float, m, r);
+      for (int i = 0; i < nr; i++) yt[i * j->OW + q] = relu_bias(r[i], bias, j->relu);
+    }
+  }
+}
+
+#if LC_HAVE_AVX2
+#define AVX2 __attribute__((target("avx2,fma")))
+
+/* Within each 128-bit half: rows a[0..3] of 4 -> columns (a 4x4 transpose per half). */
+static inline __attribute__((always_inline, target("avx2,fma"))) void transpose4(__m256 a[4]) {
+  __m256 t0 = _mm256_unpacklo_ps(a[0], a[1]), t1 = _mm256_unpackhi_ps(a[0], a[1]);
+  __m256 t2 = _mm256_unpacklo_ps(a[2], a[3]), t3 = _mm256_unpackhi_ps(a[2], a[3]);
+  a[0] = _mm256_shuffle_ps(t0, t2, 0x44), a[1] = _mm256_shuffle_ps(t0, t2, 0xEE);
+  a[2] = _mm256_shuffle_ps(t1, t3, 0x44), a[3] = _mm256_shuffle_ps(t1, t3, 0xEE);
+}
+
+static inline __attribute__((always_inline, target("avx2,fma"))) __m256 load2(const float *lo, const float *hi) {
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_loadu_ps(lo)), _mm_loadu_ps(hi), 1);
+}
+
+/* tiles_transform_portable, the 8 tiles in the 8 lanes: lane l holds tile l; a row of
+ * tiles l and l+4 comes in as one vector (columns 0-3, then 4-7) and the transposes
+ * turn four such into columns. */
+AVX2 static void tiles_transform_avx2(float *V, int64_t vs, const float *const p[LANES], int64_t Wrow) {
+  const __m256 four = _mm256_set1_ps(4), five = _mm256_set1_ps(5), two = _mm256_set1_ps(2);
+  for (int k = 0; k < 6; k++) {
+    __m256 c[6], b[4];
+    int64_t off = k * Wrow;
+    for (int i = 0; i < 4; i++) {
+      c[i] = load2(p[i] + off, p[i + 4] + off);
+      b[i] = load2(p[i] + off + 4, p[i + 4] + off + 4);
+    }
+    transpose4(c);
+    /* columns 4 and 5 only */
+    __m256 t0 = _mm256_unpacklo_ps(b[0], b[1]), t2 = _mm256_unpacklo_ps(b[2], b[3]);
+    c[4] = _mm256_shuffle_ps(t0, t2, 0x44), c[5] = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 s12 = _mm256_add_ps(c[1], c[2]), m12 = _mm256_sub_ps(c[1], c[2]);
+    __m256 s34 = _mm256_add_ps(c[3], c[4]), m43 = _mm256_sub_ps(c[4], c[3]);
+    __m256 m42 = _mm256_sub_ps(c[4], c[2]), m31 = _mm256_sub_ps(c[3], c[1]);
+    float *v = V + k * 6 * vs;
+    _mm256_storeu_ps(v, _mm256_add_ps(_mm256_fmsub_ps(c[0], four, _mm256_mul_ps(c[2], five)), c[4]));
+    _mm256_storeu_ps(v + vs, _mm256_fnmadd_ps(s12, four, s34));
+    _mm256_storeu_ps(v + 2 * vs, _mm256_fmadd_ps(m12, four, m43));
+    _mm256_storeu_ps(v + 3 * vs, _mm256_fmadd_ps(m31, two, m42));
+    _mm256_storeu_ps(v + 4 * vs, _mm256_fnmadd_ps(m31, two, m42));
+    _mm256_storeu_ps(v + 5 * vs, _mm256_add_ps(_mm256_fmsub_ps(c[1], four, _mm256_mul_ps(c[3], five)), c[5]));
+  }
+}
+
+/* A^T m for six vectors m[0..5] -> r[0..3] */
+static inline __attribute__((always_inline, target("avx2,fma"))) void at_avx2(const __m256 m[6], __m256 r[4]) {
+  __m256 s12 = _mm256_add_ps(m[1], m[2]), d12 = _mm256_sub_ps(m[1], m[2]);
+  __m256 s34 = _mm256_add_ps(m[3], m[4]), d34 = _mm256_sub_ps(m[3], m[4]);
+  r[0] = _mm256_add_ps(_mm256_add_ps(m[0], s12), s34);
+  r[1] = _mm256_fmadd_ps(d34, _mm256_set1_ps(2), d12);
+  r[2] = _mm256_fmadd_ps(s34, _mm256_set1_ps(4), s12);
+  r[3] = _mm256_add_ps(_mm256_fmadd_ps(d34, _mm256_set1_ps(8), d12), m[5]);
+}
+
+/* out_transform_portable with the tiles in the lanes */
+AVX2 static void out_transform_avx2(const wino_job *j, const float *M, int64_t ms, int64_t o, int64_t t0, int n) {
+  __m256 h[6][4], m[6], r[4][4];
+  for (int k = 0; k < 6; k++) {
+    for (int jj = 0; jj < 6; jj++) m[jj] = _mm256_loadu_ps(M + (k * 6 + jj) * ms);
+    at_avx2(m, h[k]);
+  }
+  __m256 bias = _mm256_set1_ps(j->b ? j->b[o] : 0.0f), zero = _mm256_setzero_ps();
+  for (int q = 0; q < 4; q++) {
+    __m256 col[6], res[4];
+    for (int k = 0; k < 6; k++) col[k] = h[k][q];
+    at_avx2(col, res);
+    for (int i = 0; i < 4; i++) {
+      __m256 v = _mm256_add_ps(res[i], bias);
+      /* v <= 0 -> 0; NaN compares false and stays */
+      if (j->relu) v = _mm256_andnot_ps(_mm256_cmp_ps(v, zero, _CMP_LE_OQ), v);
+      r[i][q] = v;
+    }
+  }
+  /* r[i][0..3]: output row i, columns 0-3, a lane per tile; transposed, r[i][l] holds
+   * tile l's row in its low half and tile l+4's in its high half */
+  for (int i = 0; i < 4; i++) transpose4(r[i]);
+  for (int l = 0; l < n; l++) {
+    int nr, nc;
+    float *yt = tile_out(j, j->y, t0 + l, &nr, &nc) + o * j->OH * j->OW;
+    for (int i = 0; i < nr; i++) {
+      __m128 row = l < 4 ? _mm256_castps256_ps128(r[i][l]) : _mm256_extractf128_ps(r[i][l - 4], 1);
+      if (nc == 4)
+        _mm_storeu_ps(yt + i * j->OW, row);
+      else {
+        float tmp[4];
+        _mm_storeu_ps(tmp, row);
+        for (int q = 0; q < nc; q++) yt[i * j->OW + q] = tmp[q];
+      }
+    }
+  }
+}
+#endif
+
+/* V [36, C, Tc] <- the input tiles [t0, t0 + n); the last group's spare lanes repeat the
+ * last tile. vt: rows * 6 * Wrow floats, zero: W zeros. */
+static void input_transform(const wino_job *j, float *V, float *vt, const float *zero, int64_t t0, int64_t n) {
+  int64_t TW = j->TW, R0 = t0 / TW, R1 = (t0 + n - 1) / TW, Tc = j->Tc, vs = j->C * Tc;
+  int64_t ngroups = (n + LANES - 1) / LANES;
+  for (int64_t c = 0; c < j->C; c++) {
+    for (int64_t R = R0; R <= R1; R++) {
+      int64_t nn = R / j->TH, th = R % j->TH;
+      int64_t lo = R == R0 ? t0 % TW : 0, hi = R == R1 ? (t0 + n - 1) % TW : TW - 1;
+      const float *rows[6];
+      for (int i = 0; i < 6; i++) {
+        int64_t ih = 4 * th - j->ph + i;
+        rows[i] = ih >= 0 && ih < j->H ? j->x + ((nn * j->C + c) * j->H + ih) * j->W : NULL;
+      }
+      rows_transform(vt + (R - R0) * 6 * j->Wrow, j->Wrow, rows, zero, 4 * lo, 4 * hi + 8, j->pw, j->W);
+    }
+    for (int64_t g = 0; g < ngroups; g++) {
+      const float *p[LANES];
+      for (int l = 0; l < LANES; l++) {
+        int64_t i = g * LANES + l, t = t0 + (i < n ? i : n - 1);
+        p[l] = vt + (t / TW - R0) * 6 * j->Wrow + 4 * (t % TW);
+      }
+      float *v = V + c * Tc + g * LANES;
+#if LC_HAVE_AVX2
+      if (j->avx2) {
+        tiles_transform_avx2(v, vs, p, j->Wrow);
+        continue;
+      }
+#endif
+      tiles_transform_portable(v, vs, p, j->Wrow);
+    }
+  }
+}
+
+/* y <- the output tiles [t0, t0 + n) from M [36, O, Tc] */
+static void output_transform(const wino_job *j, const float *M, int64_t t0, int64_t n) {
+  int64_t ms = j->O * j->Tc;
+  for (int64_t o = 0; o < j->O; o++)
+    for (int64_t g = 0; g < n; g += LANES) {
+      int cnt = n - g < LANES ? (int)(n - g) : LANES;
+      const float *m = M + o * j->Tc + g;
+#if LC_HAVE_AVX2
+      if (j->avx2) {
+        out_transform_avx2(j, m, ms, o, t0 + g, cnt);
+        continue;
+      }
+#endif
+      out_transform_portable(j, m, ms, o, t0 + g, cnt);
+    }
+}
+
+/* Per part: [V: 36*C*Tc][M: 36*O*Tc][B^T d rows: rows*6*Wrow][zeros: W] */
+static void chunks_part(void *ctx, int part, int nparts) {
+  wino_job *j = ctx;
+  long long cb, ce;
+  lc_split_range(j->nchunks, nparts, part, 1, &cb, &ce);
+  float *V = j->work + part * j->part_stride, *M = V + NX * j->C * j->Tc;
+  float *vt = M + NX * j->O * j->Tc, *zero = vt + j->rows * 6 * j->Wrow;
+  memset(zero, 0, sizeof(float) * (size_t)j->W);
+  for (long long ch = cb; ch < ce; ch++) {
+    int64_t t0 = ch * j->Tc, n = j->T - t0 < j->Tc ? j->T - t0 : j->Tc, cols = round_up(n, LANES);
+    input_transform(j, V, vt, zero, t0, n);
+    for (int xi = 0; xi < NX; xi++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->O, (int)cols, (int)j->C, 1.0f,
+                  j->U + xi * j->O * j->C, (int)j->C, V + xi * j->C * j->Tc, (int)j->Tc, 0.0f, M + xi * j->O * j->Tc,
+                  (int)j->Tc);
+    output_transform(j, M, t0, n);
+  }
+}
+
+/* Tiles per chunk: V and M of a chunk within WINO_BUDGET floats (4 MB), but at least 64
+ * tiles so that each GEMM amortizes OpenBLAS's packing of its U matrix, and no more than
+ * a thread's share. */
+#define WINO_BUDGET ((int64_t)1 << 20)
+
+int lc_winograd_forward(float *y, const float *x, const float *w, const float *b, int relu, int flip, int64_t N,
+                        int64_t C, int64_t H, int64_t W, int64_t O, int64_t ph, int64_t pw, lc_allocator *scratch,
+                        lc_pool *pool, lc_error *e) {
+  if (ph < 0 || ph > 2 || pw < 0 || pw > 2)
+    return lc_fail(e, "conv2d: the Winograd algorithm needs padding 0, 1 or 2, got %lldx%lld", (long long)ph,
+                   (long long)pw);
+  wino_job j = {.x = x, .w = w, .b = b, .y = y, .N = N, .C = C, .H = H, .W = W, .O = O, .ph = ph, .pw = pw,
+                .relu = relu, .flip = flip};
+  j.OH = H + 2 * ph - 2, j.OW = W + 2 * pw - 2;
+  if (N < 1 || j.OH < 1 || j.OW < 1) return 0;
+#if LC_HAVE_AVX2
+  j.avx2 = !force_portable && lc_cpu_has_avx2(1);
+#endif
+  j.TH = (j.OH + 3) / 4, j.TW = (j.OW + 3) / 4, j.T = N * j.TH * j.TW;
+  int threads = lc_pool_threads(pool);
+  int64_t share = round_up((j.T + threads - 1) / threads, LANES);
+  int64_t tc = WINO_BUDGET / (NX * (C + O));
+  if (tc < 64) tc = 64;
+  tc = round_up(tc, LANES);
+  j.Tc = tc < share ? tc : share;
+  j.nchunks = (j.T + j.Tc - 1) / j.Tc;
+  int parts = j.nchunks < threads ? (int)j.nchunks : threads;
+  j.Wrow = 4 * j.TW + 8;
+  j.rows = (j.Tc - 1) / j.TW + 2;
+  j.part_stride = round_up(NX * (C + O) * j.Tc + j.rows * 6 * j.Wrow + W, 16);
+  lc_tensor work = {0};
+  int64_t usize = round_up(NX * O * C, 16), shape[1] = {usize + parts * j.part_stride};
+  if (lc_tensor_init(&work, scratch, 1, shape, e)) return -1;
+  j.U = work.data, j.work = work.data + usize;
+  int wparts = threads < O ? threads : (int)O;
+  if (wparts > 1) lc_pool_run(pool, wparts, weight_part, &j);
+  else weight_transform(&j, 0, O);
+  if (parts > 1) lc_pool_run(pool, parts, chunks_part, &j);
+  else chunks_part(&j, 0, 1);
+  lc_tensor_release(&work);
+  return 0;
+}
