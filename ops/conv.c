@@ -626,9 +626,7 @@ int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_ten
   int algo = choose_algo(&d, p);
   if (algo < 0) return algo_failed("conv2d backward", p, e);
   if (algo == LC_CONV_DIRECT) return d.N ? direct_backward(dx, dw, db, dy, y, x, w, &d, p, scratch, pool, e) : 0;
-  /* Winograd: the weight gradient below as the GEMM algorithm makes it, from columns
-   * lowered here (none are kept), and the input gradient from its own kernel at the end */
-  int wino = algo == LC_CONV_WINOGRAD;
+  int wino = algo == LC_CONV_WINOGRAD;  /* (keeps no columns) */
   if (wino) kept = NULL;
   if (kept && check_cols("conv2d backward", kept, &d, e)) return -1;
   if (d.N == 0) return 0;
@@ -648,8 +646,19 @@ int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_ten
   if (db)
     for (int64_t n = 0; n < d.N; n++)
       for (int64_t o = 0; o < d.O; o++) db->data[o] += (float)row_sum(g + (n * d.O + o) * d.P, d.P);
+  if (wino) {
+    /* both gradients in the Winograd domain: dw from the tiles of x and dy; dx = the
+     * masked dy padded by 2 - pad, convolved with w turned around (a full correlation) */
+    int rc = lc_winograd_backward_weight(dw->data, g, x->data, d.N, d.C, d.H, d.W, d.O, p->pad_h, p->pad_w, scratch,
+                                         pool, e);
+    if (!rc && dx)
+      rc = lc_winograd_forward(dx->data, g, w->data, NULL, 0, 1, d.N, d.O, d.OH, d.OW, d.C, 2 - p->pad_h, 2 - p->pad_w,
+                               scratch, pool, e);
+    lc_tensor_release(&masked);
+    return rc;
+  }
   int parts = batch_parts(&d, pool);
-  conv_job j = {.d = &d, .p = p, .x = x->data, .w = w->data, .dy = g, .dx = dx && !wino ? dx->data : NULL,
+  conv_job j = {.d = &d, .p = p, .x = x->data, .w = w->data, .dy = g, .dx = dx ? dx->data : NULL,
                 .kept = kept ? kept->data : NULL, .reuse = kept != NULL, .inner = parts > 1 ? NULL : pool};
   lc_tensor cols = {0}, dws = {0};
   j.chunk = chunk_samples(&d, (d.N + parts - 1) / parts);
@@ -683,13 +692,8 @@ int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_ten
   }
   lc_tensor_release(&cols);
   lc_tensor_release(&dws);
-  /* dx = the masked dy padded by 2 - pad, convolved with w turned around (a full correlation) */
-  int failed = j.failed;
-  if (!failed && wino && dx)
-    failed = lc_winograd_forward(dx->data, g, w->data, NULL, 0, 1, d.N, d.O, d.OH, d.OW, d.C, 2 - p->pad_h,
-                                 2 - p->pad_w, scratch, pool, &j.err);
   lc_tensor_release(&masked);
-  if (failed) return lc_fail(e, "%s", j.err.msg);
+  if (j.failed) return lc_fail(e, "%s", j.err.msg);
   return 0;
 }
 

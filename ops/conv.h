@@ -44,7 +44,7 @@ int lc_conv2d_output_size(int64_t C, int64_t H, int64_t W, const int64_t *wshape
  * (conv_winograd.h) for 3x3 stride-1 ungrouped layers with enough channels and pixels,
  * else LC_CONV_GEMM; p->algo forces one (a forced algorithm that cannot run the layer is
  * an error). Winograd computes the input gradient with its forward kernel and the weight
- * gradient as the GEMM algorithm does. */
+ * gradient in the Winograd domain. */
 int lc_conv2d_algo(const lc_tensor *x, const lc_tensor *w, const lc_conv2d_params *p);
 
 /* All tensors contiguous; b may be NULL. `scratch` provides the column buffers, `pool`

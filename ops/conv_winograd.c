@@ -35,6 +35,8 @@ static int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
 typedef struct wino_job {
   const float *x, *w, *b;
   float *y, *U;
+  const float *dy;    /* weight gradient: the output gradient [N,O,OH,OW] */
+  float *dw;          /* weight gradient: [O,C,3,3], added to */
   int64_t N, C, H, W, O, OH, OW, ph, pw;
   int64_t TH, TW, T;  /* tiles down and across an image, tiles in the batch */
   int64_t Tc;         /* tiles per chunk, a multiple of LANES */
@@ -44,6 +46,7 @@ typedef struct wino_job {
   int relu, flip, avx2;
   float *work;        /* per part: part_stride floats */
   int64_t part_stride;
+  int parts;
 } wino_job;
 
 /* ---- weights: U[xi, o, c] = (G g G^T)[a, b] ---- */
@@ -280,6 +283,148 @@ AVX2 static void out_transform_avx2(const wino_job *j, const float *M, int64_t m
 }
 #endif
 
+/* ---- weight gradient: dU[xi, o, c] = sum over tiles (A dy A^T)[xi] V[xi, c], dw = G^T dU G ---- */
+
+/* The 6 values of A v for a column v of 4 (A = the transpose of A^T above). */
+#define A_APPLY(T, v, k)                                                             \
+  do {                                                                               \
+    T s02 = v[0] + v[2], s13 = v[1] + v[3], q02 = v[0] + v[2] * 4, q13 = v[1] * 2 + v[3] * 8; \
+    k[0] = v[0];                                                                     \
+    k[1] = s02 + s13;                                                                \
+    k[2] = s02 - s13;                                                                \
+    k[3] = q02 + q13;                                                                \
+    k[4] = q02 - q13;                                                                \
+    k[5] = v[3];                                                                     \
+  } while (0)
+
+/* Where the 4x4 dy tile of tile t (channel o) lies, as rows of 4 floats rs apart: in dy
+ * itself when the tile is whole, else copied into buf (16 floats) with zeros past the
+ * output's edge. */
+static const float *dy_tile(const wino_job *j, int64_t t, int64_t o, float *buf, int64_t *rs) {
+  int nr, nc;
+  int64_t R = t / j->TW, tw = t % j->TW, n = R / j->TH, th = R % j->TH;
+  int64_t r = j->OH - 4 * th, c = j->OW - 4 * tw;
+  nr = r < 4 ? (int)r : 4, nc = c < 4 ? (int)c : 4;
+  const float *src = j->dy + ((n * j->O + o) * j->OH + 4 * th) * j->OW + 4 * tw;
+  if (nr == 4 && nc == 4) {
+    *rs = j->OW;
+    return src;
+  }
+  memset(buf, 0, 16 * sizeof(float));
+  for (int i = 0; i < nr; i++)
+    for (int q = 0; q < nc; q++) buf[i * 4 + q] = src[i * j->OW + q];
+  *rs = 4;
+  return buf;
+}
+
+/* dM[(6a + b) * ms + lane] <- (A dy A^T)[a, b] of the tiles [t0, t0 + n) of channel o;
+ * lanes past n get zeros. */
+static void dy_transform_portable(const wino_job *j, float *dM, int64_t ms, int64_t o, int64_t t0, int n) {
+  for (int l = 0; l < LANES; l++) {
+    float buf[16], v[4], h[4][6], k[6];
+    int64_t rs;
+    if (l >= n) {
+      for (int xi = 0; xi < NX; xi++) dM[xi * ms + l] = 0;
+      continue;
+    }
+    const float *d = dy_tile(j, t0 + l, o, buf, &rs);
+    for (int i = 0; i < 4; i++) { /* rows: h[i] = A dy[i, :] */
+      for (int q = 0; q < 4; q++) v[q] = d[i * rs + q];
+      A_APPLY(float, v, k);
+      for (int b = 0; b < 6; b++) h[i][b] = k[b];
+    }
+    for (int b = 0; b < 6; b++) {
+      for (int i = 0; i < 4; i++) v[i] = h[i][b];
+      A_APPLY(float, v, k);
+      for (int a = 0; a < 6; a++) dM[(a * 6 + b) * ms + l] = k[a];
+    }
+  }
+}
+
+#if LC_HAVE_AVX2
+static inline __attribute__((always_inline, target("avx2,fma"))) void a_avx2(const __m256 v[4], __m256 k[6]) {
+  __m256 s02 = _mm256_add_ps(v[0], v[2]), s13 = _mm256_add_ps(v[1], v[3]);
+  __m256 q02 = _mm256_fmadd_ps(v[2], _mm256_set1_ps(4), v[0]);
+  __m256 q13 = _mm256_fmadd_ps(v[3], _mm256_set1_ps(8), _mm256_mul_ps(v[1], _mm256_set1_ps(2)));
+  k[0] = v[0], k[1] = _mm256_add_ps(s02, s13), k[2] = _mm256_sub_ps(s02, s13);
+  k[3] = _mm256_add_ps(q02, q13), k[4] = _mm256_sub_ps(q02, q13), k[5] = v[3];
+}
+
+/* dy_transform_portable with the tiles in the lanes */
+AVX2 static void dy_transform_avx2(const wino_job *j, float *dM, int64_t ms, int64_t o, int64_t t0, int n) {
+  static const float zeros[16];
+  float buf[LANES][16];
+  const float *d[LANES];
+  int64_t rs[LANES];
+  for (int l = 0; l < LANES; l++) {
+    if (l < n) d[l] = dy_tile(j, t0 + l, o, buf[l], &rs[l]);
+    else d[l] = zeros, rs[l] = 4;
+  }
+  /* v[i][q]: row i, column q of the 8 tiles' dy */
+  __m256 v[4][4], h[4][6];
+  for (int i = 0; i < 4; i++) {
+    for (int l = 0; l < 4; l++) v[i][l] = load2(d[l] + i * rs[l], d[l + 4] + i * rs[l + 4]);
+    transpose4(v[i]);
+    a_avx2(v[i], h[i]);
+  }
+  for (int b = 0; b < 6; b++) {
+    __m256 col[4] = {h[0][b], h[1][b], h[2][b], h[3][b]}, k[6];
+    a_avx2(col, k);
+    for (int a = 0; a < 6; a++) _mm256_storeu_ps(dM + (a * 6 + b) * ms, k[a]);
+  }
+}
+#endif
+
+/* dM [36, O, Tc] <- the transformed dy of tiles [t0, t0 + n) */
+static void dy_transform(const wino_job *j, float *dM, int64_t t0, int64_t n) {
+  int64_t ms = j->O * j->Tc;
+  for (int64_t o = 0; o < j->O; o++)
+    for (int64_t g = 0; g < n; g += LANES) {
+      int cnt = n - g < LANES ? (int)(n - g) : LANES;
+#if LC_HAVE_AVX2
+      if (j->avx2) {
+        dy_transform_avx2(j, dM + o * j->Tc + g, ms, o, t0 + g, cnt);
+        continue;
+      }
+#endif
+      dy_transform_portable(j, dM + o * j->Tc + g, ms, o, t0 + g, cnt);
+    }
+}
+
+/* the 3 values of G^T v for a column v of 6 */
+static inline void gt_apply(const float v[6], float r[3]) {
+  r[0] = v[0] * 0.25f - (v[1] + v[2]) * (1.0f / 6) + (v[3] + v[4]) * (1.0f / 24);
+  r[1] = (v[2] - v[1]) * (1.0f / 6) + (v[3] - v[4]) * (1.0f / 12);
+  r[2] = -(v[1] + v[2]) * (1.0f / 6) + (v[3] + v[4]) * (1.0f / 6) + v[5];
+}
+
+/* dw[o, c] += G^T (the parts' dU[o, c] summed) G for output channels [ob, oe) */
+static void weight_grad_part(void *ctx, int part, int nparts) {
+  wino_job *j = ctx;
+  long long ob, oe;
+  lc_split_range(j->O, nparts, part, 1, &ob, &oe);
+  int64_t OC = j->O * j->C;
+  for (int64_t o = ob; o < oe; o++)
+    for (int64_t c = 0; c < j->C; c++) {
+      float u[6][6], col[6], t[3][6], r[3];
+      for (int xi = 0; xi < NX; xi++) {
+        float s = 0;
+        for (int q = 0; q < j->parts; q++) s += j->work[q * j->part_stride + xi * OC + o * j->C + c];
+        u[xi / 6][xi % 6] = s;
+      }
+      for (int b = 0; b < 6; b++) { /* t = G^T u (3x6) */
+        for (int a = 0; a < 6; a++) col[a] = u[a][b];
+        gt_apply(col, r);
+        for (int p = 0; p < 3; p++) t[p][b] = r[p];
+      }
+      float *dw = j->dw + (o * j->C + c) * 9;
+      for (int p = 0; p < 3; p++) {
+        gt_apply(t[p], r);
+        for (int q = 0; q < 3; q++) dw[p * 3 + q] += r[q];
+      }
+    }
+}
+
 /* V [36, C, Tc] <- the input tiles [t0, t0 + n); the last group's spare lanes repeat the
  * last tile. vt: rows * 6 * Wrow floats, zero: W zeros. */
 static void input_transform(const wino_job *j, float *V, float *vt, const float *zero, int64_t t0, int64_t n) {
@@ -350,45 +495,96 @@ static void chunks_part(void *ctx, int part, int nparts) {
   }
 }
 
+/* Per part: [dU: 36*O*C][V: 36*C*Tc][dM: 36*O*Tc][B^T d rows][zeros: W] */
+static void weight_chunks_part(void *ctx, int part, int nparts) {
+  wino_job *j = ctx;
+  long long cb, ce;
+  lc_split_range(j->nchunks, nparts, part, 1, &cb, &ce);
+  int64_t OC = j->O * j->C;
+  float *dU = j->work + part * j->part_stride, *V = dU + NX * OC, *dM = V + NX * j->C * j->Tc;
+  float *vt = dM + NX * j->O * j->Tc, *zero = vt + j->rows * 6 * j->Wrow;
+  memset(zero, 0, sizeof(float) * (size_t)j->W);
+  memset(dU, 0, sizeof(float) * (size_t)(NX * OC));
+  for (long long ch = cb; ch < ce; ch++) {
+    int64_t t0 = ch * j->Tc, n = j->T - t0 < j->Tc ? j->T - t0 : j->Tc;
+    input_transform(j, V, vt, zero, t0, n);
+    dy_transform(j, dM, t0, n);
+    /* dU[xi] [O, C] += dM[xi] [O, n] @ V[xi]^T [n, C] */
+    for (int xi = 0; xi < NX; xi++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)j->O, (int)j->C, (int)n, 1.0f, dM + xi * j->O * j->Tc,
+                  (int)j->Tc, V + xi * j->C * j->Tc, (int)j->Tc, 1.0f, dU + xi * OC, (int)j->C);
+  }
+}
+
 /* Tiles per chunk: V and M of a chunk within WINO_BUDGET floats (4 MB), but at least 64
  * tiles so that each GEMM amortizes OpenBLAS's packing of its U matrix, and no more than
  * a thread's share. */
 #define WINO_BUDGET ((int64_t)1 << 20)
 
-int lc_winograd_forward(float *y, const float *x, const float *w, const float *b, int relu, int flip, int64_t N,
-                        int64_t C, int64_t H, int64_t W, int64_t O, int64_t ph, int64_t pw, lc_allocator *scratch,
-                        lc_pool *pool, lc_error *e) {
+/* Fills the tiling of j (sizes already set): tiles, chunks, parts, row buffers. */
+static void plan(wino_job *j, lc_pool *pool) {
+  j->OH = j->H + 2 * j->ph - 2, j->OW = j->W + 2 * j->pw - 2;
+#if LC_HAVE_AVX2
+  j->avx2 = !force_portable && lc_cpu_has_avx2(1);
+#endif
+  j->TH = (j->OH + 3) / 4, j->TW = (j->OW + 3) / 4, j->T = j->N * j->TH * j->TW;
+  int threads = lc_pool_threads(pool);
+  int64_t share = round_up((j->T + threads - 1) / threads, LANES);
+  int64_t tc = WINO_BUDGET / (NX * (j->C + j->O));
+  if (tc < 64) tc = 64;
+  tc = round_up(tc, LANES);
+  j->Tc = tc < share ? tc : share;
+  j->nchunks = (j->T + j->Tc - 1) / j->Tc;
+  j->parts = j->nchunks < threads ? (int)j->nchunks : threads;
+  j->Wrow = 4 * j->TW + 8;
+  j->rows = (j->Tc - 1) / j->TW + 2;
+  j->part_stride = round_up(NX * (j->C + j->O) * j->Tc + j->rows * 6 * j->Wrow + j->W, 16);
+}
+
+static int check_pad(int64_t ph, int64_t pw, lc_error *e) {
   if (ph < 0 || ph > 2 || pw < 0 || pw > 2)
     return lc_fail(e, "conv2d: the Winograd algorithm needs padding 0, 1 or 2, got %lldx%lld", (long long)ph,
                    (long long)pw);
+  return 0;
+}
+
+int lc_winograd_forward(float *y, const float *x, const float *w, const float *b, int relu, int flip, int64_t N,
+                        int64_t C, int64_t H, int64_t W, int64_t O, int64_t ph, int64_t pw, lc_allocator *scratch,
+                        lc_pool *pool, lc_error *e) {
+  if (check_pad(ph, pw, e)) return -1;
   wino_job j = {.x = x, .w = w, .b = b, .y = y, .N = N, .C = C, .H = H, .W = W, .O = O, .ph = ph, .pw = pw,
                 .relu = relu, .flip = flip};
-  j.OH = H + 2 * ph - 2, j.OW = W + 2 * pw - 2;
-  if (N < 1 || j.OH < 1 || j.OW < 1) return 0;
-#if LC_HAVE_AVX2
-  j.avx2 = !force_portable && lc_cpu_has_avx2(1);
-#endif
-  j.TH = (j.OH + 3) / 4, j.TW = (j.OW + 3) / 4, j.T = N * j.TH * j.TW;
-  int threads = lc_pool_threads(pool);
-  int64_t share = round_up((j.T + threads - 1) / threads, LANES);
-  int64_t tc = WINO_BUDGET / (NX * (C + O));
-  if (tc < 64) tc = 64;
-  tc = round_up(tc, LANES);
-  j.Tc = tc < share ? tc : share;
-  j.nchunks = (j.T + j.Tc - 1) / j.Tc;
-  int parts = j.nchunks < threads ? (int)j.nchunks : threads;
-  j.Wrow = 4 * j.TW + 8;
-  j.rows = (j.Tc - 1) / j.TW + 2;
-  j.part_stride = round_up(NX * (C + O) * j.Tc + j.rows * 6 * j.Wrow + W, 16);
+  if (N < 1 || H + 2 * ph < 3 || W + 2 * pw < 3) return 0;
+  plan(&j, pool);
   lc_tensor work = {0};
-  int64_t usize = round_up(NX * O * C, 16), shape[1] = {usize + parts * j.part_stride};
+  int64_t usize = round_up(NX * O * C, 16), shape[1] = {usize + j.parts * j.part_stride};
   if (lc_tensor_init(&work, scratch, 1, shape, e)) return -1;
   j.U = work.data, j.work = work.data + usize;
-  int wparts = threads < O ? threads : (int)O;
+  int threads = lc_pool_threads(pool), wparts = threads < O ? threads : (int)O;
   if (wparts > 1) lc_pool_run(pool, wparts, weight_part, &j);
   else weight_transform(&j, 0, O);
-  if (parts > 1) lc_pool_run(pool, parts, chunks_part, &j);
+  if (j.parts > 1) lc_pool_run(pool, j.parts, chunks_part, &j);
   else chunks_part(&j, 0, 1);
+  lc_tensor_release(&work);
+  return 0;
+}
+
+int lc_winograd_backward_weight(float *dw, const float *dy, const float *x, int64_t N, int64_t C, int64_t H, int64_t W,
+                                int64_t O, int64_t ph, int64_t pw, lc_allocator *scratch, lc_pool *pool, lc_error *e) {
+  if (check_pad(ph, pw, e)) return -1;
+  wino_job j = {.x = x, .dy = dy, .dw = dw, .N = N, .C = C, .H = H, .W = W, .O = O, .ph = ph, .pw = pw};
+  if (N < 1 || H + 2 * ph < 3 || W + 2 * pw < 3) return 0;
+  plan(&j, pool);
+  j.part_stride += round_up(NX * O * C, 16);
+  lc_tensor work = {0};
+  int64_t shape[1] = {j.parts * j.part_stride};
+  if (lc_tensor_init(&work, scratch, 1, shape, e)) return -1;
+  j.work = work.data;
+  if (j.parts > 1) lc_pool_run(pool, j.parts, weight_chunks_part, &j);
+  else weight_chunks_part(&j, 0, 1);
+  int threads = lc_pool_threads(pool), wparts = threads < O ? threads : (int)O;
+  if (wparts > 1) lc_pool_run(pool, wparts, weight_grad_part, &j);
+  else weight_grad_part(&j, 0, 1);
   lc_tensor_release(&work);
   return 0;
 }

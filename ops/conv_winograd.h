@@ -38,6 +38,13 @@ int lc_winograd_forward(float *y, const float *x, const float *w, const float *b
                         int64_t C, int64_t H, int64_t W, int64_t O, int64_t ph, int64_t pw, lc_allocator *scratch,
                         lc_pool *pool, lc_error *e);
 
+/* dw [O,C,3,3] += the weight gradient of that convolution (no flip) from its output
+ * gradient dy [N,O,OH,OW] (a fused ReLU's mask already applied), in the Winograd domain:
+ *   dU[xi] [O, C] = sum over tiles (A dy A^T)[xi] [O, T] @ V[xi]^T [T, C],  dw = G^T dU G
+ * (36 GEMMs again). Each thread sums its tiles into its own dU (36*O*C floats). */
+int lc_winograd_backward_weight(float *dw, const float *dy, const float *x, int64_t N, int64_t C, int64_t H, int64_t W,
+                                int64_t O, int64_t ph, int64_t pw, lc_allocator *scratch, lc_pool *pool, lc_error *e);
+
 /* For tests: 1 runs the portable transforms even where the AVX2 ones could (0: back to
  * the CPU's choice). */
 void lc_winograd_force_portable(int on);
