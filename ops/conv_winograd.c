@@ -51,38 +51,76 @@ typedef struct wino_job {
 
 /* ---- weights: U[xi, o, c] = (G g G^T)[a, b] ---- */
 
-/* the 6 values of G v for a column v of 3 */
-static inline void g_apply(const float v[3], float u[6]) {
-  u[0] = v[0] * 0.25f;
-  u[1] = -(v[0] + v[1] + v[2]) * (1.0f / 6);
-  u[2] = -(v[0] - v[1] + v[2]) * (1.0f / 6);
-  u[3] = v[0] * (1.0f / 24) + v[1] * (1.0f / 12) + v[2] * (1.0f / 6);
-  u[4] = v[0] * (1.0f / 24) - v[1] * (1.0f / 12) + v[2] * (1.0f / 6);
-  u[5] = v[2];
+/* The 6 values of G v for a column v of 3. */
+#define G_APPLY(v0, v1, v2, u)                                                       \
+  do {                                                                               \
+    __typeof__(u[0]) q_ = (v0) * (1.0f / 24) + (v2) * (1.0f / 6), r_ = (v1) * (1.0f / 12); \
+    u[0] = (v0) * 0.25f;                                                             \
+    u[1] = -((v0) + (v1) + (v2)) * (1.0f / 6);                                       \
+    u[2] = -((v0) - (v1) + (v2)) * (1.0f / 6);                                       \
+    u[3] = q_ + r_;                                                                  \
+    u[4] = q_ - r_;                                                                  \
+    u[5] = (v2);                                                                     \
+  } while (0)
+
+/* U[., o, c] for the input channels c of output channel o; ks: floats between the
+ * kernels of consecutive c in w (9, or 9 O when flipped), k0 the kernel of c = 0. The
+ * loop runs over c, so it vectorizes with the channels in the lanes. */
+static void weight_row(float *U, int64_t us, const float *k0, int64_t ks, int64_t C, int flip) {
+  for (int64_t c = 0; c < C; c++) {
+    const float *k = k0 + c * ks;
+    float g[9], t[6][3], u[6];
+    for (int i = 0; i < 9; i++) g[i] = flip ? k[8 - i] : k[i];  /* turned by 180 degrees: reversed */
+    /* t = G g (6x3), then each row of t times G^T */
+    for (int q = 0; q < 3; q++) {
+      G_APPLY(g[q], g[3 + q], g[6 + q], u);
+      for (int a = 0; a < 6; a++) t[a][q] = u[a];
+    }
+    for (int a = 0; a < 6; a++) {
+      G_APPLY(t[a][0], t[a][1], t[a][2], u);
+      for (int b = 0; b < 6; b++) U[(a * 6 + b) * us + c] = u[b];
+    }
+  }
 }
 
-/* Output channels [ob, oe) of U. */
-static void weight_transform(const wino_job *j, int64_t ob, int64_t oe) {
-  int64_t O = j->O, C = j->C;
-  for (int64_t o = ob; o < oe; o++)
-    for (int64_t c = 0; c < C; c++) {
-      /* g: the 3x3 kernel; flipped, w[c, o] turned by 180 degrees */
-      float g[3][3], t[6][3], col[3], u[6];
-      const float *k = j->flip ? j->w + (c * O + o) * 9 : j->w + (o * C + c) * 9;
-      for (int p = 0; p < 3; p++)
-        for (int q = 0; q < 3; q++) g[p][q] = j->flip ? k[(2 - p) * 3 + 2 - q] : k[p * 3 + q];
-      /* t = G g (6x3), then each row of t times G^T */
-      for (int q = 0; q < 3; q++) {
-        for (int p = 0; p < 3; p++) col[p] = g[p][q];
-        g_apply(col, u);
-        for (int a = 0; a < 6; a++) t[a][q] = u[a];
-      }
-      float *dst = j->U + o * C + c;
-      for (int a = 0; a < 6; a++) {
-        g_apply(t[a], u);
-        for (int b = 0; b < 6; b++) dst[(a * 6 + b) * O * C] = u[b];
-      }
+#if LC_HAVE_AVX2
+/* weight_row for 8 channels at a time, gathered from their kernels (GCC's vector
+ * extensions give __m256 the arithmetic operators the macros use); returns how many
+ * channels it did. */
+__attribute__((target("avx2,fma"))) static int64_t weight_row_avx2(float *U, int64_t us, const float *k0, int64_t ks,
+                                                                    int64_t C, int flip) {
+  __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32((int)ks));
+  int64_t c = 0;
+  for (; c + 8 <= C; c += 8) {
+    const float *k = k0 + c * ks;
+    __m256 g[9], t[6][3], u[6];
+    for (int i = 0; i < 9; i++) g[i] = _mm256_i32gather_ps(k + (flip ? 8 - i : i), idx, 4);
+    for (int q = 0; q < 3; q++) {
+      G_APPLY(g[q], g[3 + q], g[6 + q], u);
+      for (int a = 0; a < 6; a++) t[a][q] = u[a];
     }
+    for (int a = 0; a < 6; a++) {
+      G_APPLY(t[a][0], t[a][1], t[a][2], u);
+      for (int b = 0; b < 6; b++) _mm256_storeu_ps(U + (a * 6 + b) * us + c, u[b]);
+    }
+  }
+  return c;
+}
+#endif
+
+/* Output channels [ob, oe) of U; the kernel of (o, c) is w[o, c], or flipped w[c, o]
+ * turned by 180 degrees. */
+static void weight_transform(const wino_job *j, int64_t ob, int64_t oe) {
+  int64_t O = j->O, C = j->C, ks = j->flip ? 9 * O : 9;
+  for (int64_t o = ob; o < oe; o++) {
+    float *U = j->U + o * C;
+    const float *k0 = j->flip ? j->w + o * 9 : j->w + o * C * 9;
+    int64_t done = 0;
+#if LC_HAVE_AVX2
+    if (j->avx2) done = weight_row_avx2(U, O * C, k0, ks, C, j->flip);
+#endif
+    weight_row(U + done, O * C, k0 + done * ks, ks, C - done, j->flip);
+  }
 }
 
 static void weight_part(void *ctx, int part, int nparts) {
@@ -391,38 +429,81 @@ static void dy_transform(const wino_job *j, float *dM, int64_t t0, int64_t n) {
     }
 }
 
-/* the 3 values of G^T v for a column v of 6 */
-static inline void gt_apply(const float v[6], float r[3]) {
-  r[0] = v[0] * 0.25f - (v[1] + v[2]) * (1.0f / 6) + (v[3] + v[4]) * (1.0f / 24);
-  r[1] = (v[2] - v[1]) * (1.0f / 6) + (v[3] - v[4]) * (1.0f / 12);
-  r[2] = -(v[1] + v[2]) * (1.0f / 6) + (v[3] + v[4]) * (1.0f / 6) + v[5];
+/* The 3 values of G^T v for a column v of 6. */
+#define GT_APPLY(v, r)                                                               \
+  do {                                                                               \
+    __typeof__(r[0]) s12_ = (v)[1] + (v)[2], s34_ = (v)[3] + (v)[4];                 \
+    r[0] = (v)[0] * 0.25f - s12_ * (1.0f / 6) + s34_ * (1.0f / 24);                  \
+    r[1] = ((v)[2] - (v)[1]) * (1.0f / 6) + ((v)[3] - (v)[4]) * (1.0f / 12);         \
+    r[2] = (s34_ - s12_) * (1.0f / 6) + (v)[5];                                      \
+  } while (0)
+
+/* dw[o, c] += G^T (the parts' dU[., o, c] summed) G for the C input channels of one
+ * output channel: dU of part q at dU0 + q * ps, positions us apart. Vectorizes over c. */
+static void weight_grad_row(float *dw, const float *dU0, int64_t ps, int parts, int64_t us, int64_t C) {
+  for (int64_t c = 0; c < C; c++) {
+    float u[6][6], t[3][6], r[3], col[6];
+    for (int xi = 0; xi < NX; xi++) {
+      float s = dU0[xi * us + c];
+      for (int q = 1; q < parts; q++) s += dU0[q * ps + xi * us + c];
+      u[xi / 6][xi % 6] = s;
+    }
+    for (int b = 0; b < 6; b++) { /* t = G^T u (3x6) */
+      for (int a = 0; a < 6; a++) col[a] = u[a][b];
+      GT_APPLY(col, r);
+      for (int p = 0; p < 3; p++) t[p][b] = r[p];
+    }
+    for (int p = 0; p < 3; p++) {
+      GT_APPLY(t[p], r);
+      for (int q = 0; q < 3; q++) dw[c * 9 + p * 3 + q] += r[q];
+    }
+  }
 }
 
-/* dw[o, c] += G^T (the parts' dU[o, c] summed) G for output channels [ob, oe) */
+#if LC_HAVE_AVX2
+/* weight_grad_row for 8 channels at a time; returns how many channels it did */
+__attribute__((target("avx2,fma"))) static int64_t weight_grad_row_avx2(float *dw, const float *dU0, int64_t ps,
+                                                                         int parts, int64_t us, int64_t C) {
+  int64_t c = 0;
+  for (; c + 8 <= C; c += 8) {
+    __m256 u[6][6], t[3][6], r[3], col[6];
+    for (int xi = 0; xi < NX; xi++) {
+      __m256 s = _mm256_loadu_ps(dU0 + xi * us + c);
+      for (int q = 1; q < parts; q++) s = _mm256_add_ps(s, _mm256_loadu_ps(dU0 + q * ps + xi * us + c));
+      u[xi / 6][xi % 6] = s;
+    }
+    for (int b = 0; b < 6; b++) {
+      for (int a = 0; a < 6; a++) col[a] = u[a][b];
+      GT_APPLY(col, r);
+      for (int p = 0; p < 3; p++) t[p][b] = r[p];
+    }
+    float out[9][8];
+    for (int p = 0; p < 3; p++) {
+      GT_APPLY(t[p], r);
+      for (int q = 0; q < 3; q++) _mm256_storeu_ps(out[p * 3 + q], r[q]);
+    }
+    for (int l = 0; l < 8; l++)
+      for (int pq = 0; pq < 9; pq++) dw[(c + l) * 9 + pq] += out[pq][l];
+  }
+  return c;
+}
+#endif
+
+/* dw += G^T (the parts' dU summed) G for output channels [ob, oe) */
 static void weight_grad_part(void *ctx, int part, int nparts) {
   wino_job *j = ctx;
   long long ob, oe;
   lc_split_range(j->O, nparts, part, 1, &ob, &oe);
-  int64_t OC = j->O * j->C;
-  for (int64_t o = ob; o < oe; o++)
-    for (int64_t c = 0; c < j->C; c++) {
-      float u[6][6], col[6], t[3][6], r[3];
-      for (int xi = 0; xi < NX; xi++) {
-        float s = 0;
-        for (int q = 0; q < j->parts; q++) s += j->work[q * j->part_stride + xi * OC + o * j->C + c];
-        u[xi / 6][xi % 6] = s;
-      }
-      for (int b = 0; b < 6; b++) { /* t = G^T u (3x6) */
-        for (int a = 0; a < 6; a++) col[a] = u[a][b];
-        gt_apply(col, r);
-        for (int p = 0; p < 3; p++) t[p][b] = r[p];
-      }
-      float *dw = j->dw + (o * j->C + c) * 9;
-      for (int p = 0; p < 3; p++) {
-        gt_apply(t[p], r);
-        for (int q = 0; q < 3; q++) dw[p * 3 + q] += r[q];
-      }
-    }
+  int64_t C = j->C, us = j->O * C;
+  for (int64_t o = ob; o < oe; o++) {
+    float *dw = j->dw + o * C * 9;
+    const float *dU0 = j->work + o * C;
+    int64_t done = 0;
+#if LC_HAVE_AVX2
+    if (j->avx2) done = weight_grad_row_avx2(dw, dU0, j->part_stride, j->parts, us, C);
+#endif
+    weight_grad_row(dw + done * 9, dU0 + done, j->part_stride, j->parts, us, C - done);
+  }
 }
 
 /* V [36, C, Tc] <- the input tiles [t0, t0 + n); the last group's spare lanes repeat the
