@@ -2,8 +2,8 @@
  * TH x TW tiles per image, R a tile row over the batch (R = n*TH + th), t a tile
  * (t = R*TW + tw), and k, j rows and columns of a 6x6 tile.
  *
- * The transforms, with the matrices of Lavin & Gray (points 0, -1, 1, 1/2, -1/2, inf
- * scaled to small integers):
+ * The transforms, with the matrices of Lavin & Gray (interpolation points 0, 1, -1, 2, -2
+ * and infinity):
  *   B^T = [4  0 -5  0  1  0]    G = [ 1/4     0    0 ]    A^T = [1 1  1 1  1 0]
  *         [0 -4 -4  1  1  0]        [-1/6 -1/6 -1/6 ]          [0 1 -1 2 -2 0]
  *         [0  4 -4 -1  1  0]        [-1/6  1/6 -1/6 ]          [0 1  1 4  4 0]
@@ -132,34 +132,7 @@ static void weight_part(void *ctx, int part, int nparts) {
 
 /* ---- input: V[xi, c, t] = (B^T d B)[k, j] ---- */
 
-/* out [6, Wrow] (columns [a, b)) <- B^T of the 6 input rows (NULL: a row of padding);
- * column q of a row is input column q - pw (zero outside [0, W)). */
-static LC_VECTOR_CLONES void rows_transform(float *out, int64_t Wrow, const float *const rows[6], const float *zero,
-                                            int64_t a, int64_t b, int64_t pw, int64_t W) {
-  int64_t lo = a > pw ? a : pw, hi = b < pw + W ? b : pw + W;
-  if (lo > hi) lo = hi = b;
-  for (int k = 0; k < 6; k++) {
-    for (int64_t q = a; q < lo; q++) out[k * Wrow + q] = 0;
-    for (int64_t q = hi; q < b; q++) out[k * Wrow + q] = 0;
-  }
-  const float *d0 = (rows[0] ? rows[0] : zero) - pw, *d1 = (rows[1] ? rows[1] : zero) - pw;
-  const float *d2 = (rows[2] ? rows[2] : zero) - pw, *d3 = (rows[3] ? rows[3] : zero) - pw;
-  const float *d4 = (rows[4] ? rows[4] : zero) - pw, *d5 = (rows[5] ? rows[5] : zero) - pw;
-  float *restrict o0 = out, *restrict o1 = out + Wrow, *restrict o2 = out + 2 * Wrow;
-  float *restrict o3 = out + 3 * Wrow, *restrict o4 = out + 4 * Wrow, *restrict o5 = out + 5 * Wrow;
-  for (int64_t q = lo; q < hi; q++) {
-    float s12 = d1[q] + d2[q], m12 = d1[q] - d2[q], s34 = d3[q] + d4[q], m43 = d4[q] - d3[q];
-    float m42 = d4[q] - d2[q], m31 = d3[q] - d1[q];
-    o0[q] = 4 * d0[q] - 5 * d2[q] + d4[q];
-    o1[q] = s34 - 4 * s12;
-    o2[q] = m43 + 4 * m12;
-    o3[q] = m42 + 2 * m31;
-    o4[q] = m42 - 2 * m31;
-    o5[q] = 4 * d1[q] - 5 * d3[q] + d5[q];
-  }
-}
-
-/* The same B^T on the 6 columns c[0..5] of one lane (or vector) of values. */
+/* B^T on 6 values c[0..5] (a column of an input tile, or a row) -> o[0..5]. */
 #define BT_APPLY(T, c, o)                                                            \
   do {                                                                               \
     T s12 = c[1] + c[2], m12 = c[1] - c[2], s34 = c[3] + c[4], m43 = c[4] - c[3];    \
@@ -171,6 +144,53 @@ static LC_VECTOR_CLONES void rows_transform(float *out, int64_t Wrow, const floa
     o[4] = m42 - m31 * 2;                                                            \
     o[5] = c[1] * 4 - c[3] * 5 + c[5];                                               \
   } while (0)
+
+#if LC_HAVE_AVX2
+/* B^T of 6 rows, columns [lo, hi): 8 at a time; returns where it stopped */
+__attribute__((target("avx2,fma"))) static int64_t rows_bt_avx2(float *out, int64_t Wrow, const float *const d[6],
+                                                                 int64_t lo, int64_t hi) {
+  const __m256 two = _mm256_set1_ps(2), four = _mm256_set1_ps(4), five = _mm256_set1_ps(5);
+  int64_t q = lo;
+  for (; q + 8 <= hi; q += 8) {
+    __m256 c[6];
+    for (int i = 0; i < 6; i++) c[i] = _mm256_loadu_ps(d[i] + q);
+    __m256 s12 = _mm256_add_ps(c[1], c[2]), m12 = _mm256_sub_ps(c[1], c[2]);
+    __m256 s34 = _mm256_add_ps(c[3], c[4]), m43 = _mm256_sub_ps(c[4], c[3]);
+    __m256 m42 = _mm256_sub_ps(c[4], c[2]), m31 = _mm256_sub_ps(c[3], c[1]);
+    _mm256_storeu_ps(out + q, _mm256_add_ps(_mm256_fmsub_ps(c[0], four, _mm256_mul_ps(c[2], five)), c[4]));
+    _mm256_storeu_ps(out + Wrow + q, _mm256_fnmadd_ps(s12, four, s34));
+    _mm256_storeu_ps(out + 2 * Wrow + q, _mm256_fmadd_ps(m12, four, m43));
+    _mm256_storeu_ps(out + 3 * Wrow + q, _mm256_fmadd_ps(m31, two, m42));
+    _mm256_storeu_ps(out + 4 * Wrow + q, _mm256_fnmadd_ps(m31, two, m42));
+    _mm256_storeu_ps(out + 5 * Wrow + q, _mm256_add_ps(_mm256_fmsub_ps(c[1], four, _mm256_mul_ps(c[3], five)), c[5]));
+  }
+  return q;
+}
+#endif
+
+/* out [6, Wrow] (columns [a, b)) <- B^T of the 6 input rows (NULL: a row of padding);
+ * column q of a row is input column q - pw (zero outside [0, W)). */
+static void rows_transform(float *out, int64_t Wrow, const float *const rows[6], const float *zero, int64_t a,
+                           int64_t b, int64_t pw, int64_t W, int avx2) {
+  int64_t lo = a > pw ? a : pw, hi = b < pw + W ? b : pw + W;
+  if (lo > hi) lo = hi = b;
+  for (int k = 0; k < 6; k++) {
+    for (int64_t q = a; q < lo; q++) out[k * Wrow + q] = 0;
+    for (int64_t q = hi; q < b; q++) out[k * Wrow + q] = 0;
+  }
+  const float *d[6];
+  for (int i = 0; i < 6; i++) d[i] = (rows[i] ? rows[i] : zero) - pw;
+#if LC_HAVE_AVX2
+  if (avx2) lo = rows_bt_avx2(out, Wrow, d, lo, hi);
+#endif
+  for (int64_t q = lo; q < hi; q++) {
+    float c[6], o[6];
+    for (int i = 0; i < 6; i++) c[i] = d[i][q];
+    BT_APPLY(float, c, o);
+    for (int k = 0; k < 6; k++) out[k * Wrow + q] = o[k];
+  }
+}
+
 
 /* V[(6k + j) * vs + lane] <- (row k of the lane's B^T d) B, for the 8 tiles whose rows
  * start at p[lane] (rows Wrow apart). */
@@ -520,7 +540,7 @@ static void input_transform(const wino_job *j, float *V, float *vt, const float 
         int64_t ih = 4 * th - j->ph + i;
         rows[i] = ih >= 0 && ih < j->H ? j->x + ((nn * j->C + c) * j->H + ih) * j->W : NULL;
       }
-      rows_transform(vt + (R - R0) * 6 * j->Wrow, j->Wrow, rows, zero, 4 * lo, 4 * hi + 8, j->pw, j->W);
+      rows_transform(vt + (R - R0) * 6 * j->Wrow, j->Wrow, rows, zero, 4 * lo, 4 * hi + 8, j->pw, j->W, j->avx2);
     }
     for (int64_t g = 0; g < ngroups; g++) {
       const float *p[LANES];
@@ -598,8 +618,8 @@ static void weight_chunks_part(void *ctx, int part, int nparts) {
 }
 
 /* Tiles per chunk: V and M of a chunk within WINO_BUDGET floats (4 MB), but at least 64
- * tiles so that each GEMM amortizes OpenBLAS's packing of its U matrix, and no more than
- * a thread's share. */
+ * tiles so that each GEMM amortizes OpenBLAS's packing of its U matrix (unless a thread's
+ * share is smaller), and the same number of chunks for every thread. */
 #define WINO_BUDGET ((int64_t)1 << 20)
 
 /* Fills the tiling of j (sizes already set): tiles, chunks, parts, row buffers. */
@@ -610,11 +630,12 @@ static void plan(wino_job *j, lc_pool *pool) {
 #endif
   j->TH = (j->OH + 3) / 4, j->TW = (j->OW + 3) / 4, j->T = j->N * j->TH * j->TW;
   int threads = lc_pool_threads(pool);
-  int64_t share = round_up((j->T + threads - 1) / threads, LANES);
   int64_t tc = WINO_BUDGET / (NX * (j->C + j->O));
   if (tc < 64) tc = 64;
-  tc = round_up(tc, LANES);
-  j->Tc = tc < share ? tc : share;
+  /* as many chunks per thread for every thread, each at most tc tiles (the last shorter) */
+  int64_t groups = (j->T + LANES - 1) / LANES, per = (groups + threads - 1) / threads;
+  int64_t rounds = (per * LANES + tc - 1) / tc, nch = rounds * threads;
+  j->Tc = (groups + nch - 1) / nch * LANES;
   j->nchunks = (j->T + j->Tc - 1) / j->Tc;
   j->parts = j->nchunks < threads ? (int)j->nchunks : threads;
   j->Wrow = 4 * j->TW + 8;

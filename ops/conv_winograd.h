@@ -14,12 +14,13 @@
  * xi = 6a + b; T tiles, Tc of them per chunk. Layouts:
  *   U [36, O, C]     the transformed weights, made once per call
  *   V [36, C, Tc]    a chunk's transformed input tiles, M [36, O, Tc] their products
- * The tiles are worked through in chunks (per thread), so the buffers stay a few MB
- * whatever the batch and image size.
+ * The tiles are worked through in chunks, each thread its own (its own buffers and GEMMs:
+ * no thread waits for another until the end, which matters on shared cores), so the
+ * buffers stay a few MB per thread whatever the batch and image size.
  *
- * Accuracy: A and G hold 1/4, 1/6, 1/24 and powers of 2 up to 8, so rounding errors
- * grow: measured against the double-precision reference, the error relative to
- * sum |w| |x| is up to ~1e-6 here where the direct algorithm's is ~1e-7 (test_winograd.c). */
+ * Accuracy: the transforms mix a tile's 36 inputs with factors up to 8 (A) and 5 (B), so
+ * rounding errors grow: against the double-precision reference, the error relative to
+ * sum |w||x| is up to ~1e-5 where im2col+GEMM's is ~2e-7 (test_winograd.c measures it). */
 #ifndef LC_CONV_WINOGRAD_H
 #define LC_CONV_WINOGRAD_H
 
