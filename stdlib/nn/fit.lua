@@ -303,7 +303,8 @@ function Module:fit(x, y, opts)
   self.compute_input_grad = false  -- nothing upstream of the first layer needs it
   local ts = {epoch = opts.initial_epoch or 0, step = 0, epoch_done = true, epoch_rng = T.get_rng_state(),
               epochs = epochs, steps = steps, samples = n, batch_size = bs, shuffle = opts.shuffle ~= false,
-              history = history, metrics = self.metrics, loss_sum = 0, seen = 0, params = params}
+              history = history, metrics = self.metrics, loss_sum = 0, seen = 0, params = params,
+              callbacks = opts.callbacks or {}}
   local function abort(err)
     self.compute_input_grad = saved_input_grad
     self:train()
