@@ -214,6 +214,42 @@ describe("checkpoints", function()
       assert.is_true(same_bits(o1.aux1, o2.aux1))
     end)
 
+    it("a layer shared between two nested blocks comes back as one layer (Siamese-style reuse)", function()
+      T.manual_seed(12)
+      local shared = nn.Dense(4, {activation = "tanh"})
+      local function block()
+        local i = nn.Input{4}
+        return nn.Model{inputs = i, outputs = nn.Dense(4)(shared(i))}
+      end
+      local x = nn.Input{4}
+      local model = nn.Model{inputs = x, outputs = nn.Dense(2, {activation = "softmax"})(block()(block()(x)))}
+      model:compile{optimizer = "adam", loss = "sparse_categorical_crossentropy"}
+      local X, Y = T.randn(16, 4), T.randint(0, 2, {16})
+      model:fit(X, Y, {epochs = 2, batch_size = 8, verbose = 0})
+      local cfg = model:config()
+      assert.are.equal(1, cfg.layers[1].layers[1].shared)
+      assert.are.same({type = "Shared", ref = 1}, cfg.layers[2].layers[1])
+      model:save(path("nested_shared.ckpt"))
+      local back = nn.load(path("nested_shared.ckpt"))
+      assert.are.equal(#model:parameters(), #back:parameters())
+      assert.are.equal(back.layers[1].layers[1], back.layers[2].layers[1])
+      assert.are.same(cfg, back:config())
+      local same, which = tensors_equal(model, back)
+      assert.is_true(same, which)
+      assert.is_true(same_bits(model:predict(X), back:predict(X)))
+      -- and training the loaded copy moves one set of shared weights, as in the original
+      back:fit(X, Y, {epochs = 1, batch_size = 8, verbose = 0})
+      assert.is_true(same_bits(back.layers[1].layers[1].weight, back.layers[2].layers[1].weight))
+      -- a reference to a module no earlier config defines, and an id defined twice
+      local ok, err = pcall(nn.from_config, {type = "Sequential", layers = {{type = "Shared", ref = 3}}})
+      assert.is_false(ok)
+      assert.is_true(has(err, "refers to shared module 3, which no earlier config defines"), err)
+      ok, err = pcall(nn.from_config, {type = "Sequential", layers = {{type = "Dense", units = 2, shared = 1},
+                                                                      {type = "Dense", units = 2, shared = 1}}})
+      assert.is_false(ok)
+      assert.is_true(has(err, "shared must be a new integer id, got 1"), err)
+    end)
+
     it("with several outputs come back compiled: losses by output, loss weights, metrics, optimizer", function()
       T.manual_seed(8)
       local x = nn.Input{4}
