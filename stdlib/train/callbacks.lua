@@ -8,6 +8,8 @@
 --   get_state() -> {name = number|string|boolean|tensor} and set_state(that table):
 -- training checkpoints (luacnn train --checkpoint) save it and --resume puts it back into
 -- the callback at the same place in fit's callbacks list, when it is of the same kind.
+local T = require "luacnn"
+
 local M = {}
 
 -- EarlyStopping{monitor='val_loss', patience=0, min_delta=0, mode='auto', restore_best_weights=false}
@@ -26,7 +28,7 @@ function M.EarlyStopping(opts)
     return v > best + min_delta
   end
   function cb.on_train_begin()
-    cb.best, cb.wait, cb.stopped_epoch, cb.best_weights = nil, 0, nil, nil
+    cb.best, cb.wait, cb.stopped_epoch, cb.best_weights, cb.best_epoch = nil, 0, nil, nil, nil
   end
   -- what a resumed run needs to stop where the uninterrupted one would have
   function cb.get_state()
@@ -40,7 +42,12 @@ function M.EarlyStopping(opts)
         or (s.best_epoch ~= nil and math.type(s.best_epoch) ~= "integer") then
       error("EarlyStopping: the checkpoint's state is not numbers", 0)
     end
-    cb.best, cb.wait, cb.best_epoch, cb.best_weights = s.best, s.wait, s.best_epoch, s.best_weights
+    if s.best_weights ~= nil and not T.is_tensor(s.best_weights) then
+      error("EarlyStopping: the checkpoint's best weights are not a tensor", 0)
+    end
+    cb.best, cb.wait, cb.best_epoch = s.best, s.wait, s.best_epoch
+    -- the best weights only when this run asks to restore them (the saved run may have)
+    cb.best_weights = opts.restore_best_weights and s.best_weights or nil
   end
   function cb.on_epoch_end(epoch, logs, model)
     local v = logs[monitor]
