@@ -262,7 +262,7 @@ function M.load(path)
   local rng = T.get_rng_state()
   init.skip = true
   T.set_memory_budget(budget)
-  local ok, model = pcall(registry.from_config, meta.model, "model")
+  local ok, model = pcall(registry.from_file_config, meta.model, "model")
   T.set_memory_budget(nil)
   init.skip = false
   T.set_rng_state(rng)

@@ -172,4 +172,16 @@ function M.from_config(cfg, path)
   return m
 end
 
+-- from_config for a file's architecture (nn.load): the file's shared ids are its own,
+-- also when it is read inside another from_config (a layer type that loads a pretrained
+-- part with nn.load), where from_config would take them for the outer config's.
+function M.from_file_config(cfg, path)
+  local outer = built
+  built = nil
+  local ok, m = pcall(M.from_config, cfg, path)
+  built = outer
+  if not ok then error(m, 0) end
+  return m
+end
+
 return M

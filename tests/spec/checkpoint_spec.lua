@@ -250,6 +250,24 @@ describe("checkpoints", function()
       assert.is_true(has(err, "shared must be a new integer id, got 1"), err)
     end)
 
+    it("a file loaded inside another config's from_config keeps its own shared ids", function()
+      -- a layer type whose from_config loads a pretrained part that has a shared layer
+      local d = nn.Dense(3, {input_shape = {3}})
+      nn.Sequential{nn.Sequential{d}, nn.Sequential{d}}:save(path("part.ckpt"))
+      local Part = nn.class("SpecPart", nn.Sequential)
+      function Part.from_config(cfg) return (nn.load(cfg.file)) end
+      nn.registry.register("SpecPart", Part)
+      local ok, m = pcall(nn.from_config, {type = "Sequential", layers = {
+        {type = "Sequential", layers = {{type = "Dense", units = 3, shared = 1}}},
+        {type = "SpecPart", file = path("part.ckpt")},
+        {type = "Sequential", layers = {{type = "Shared", ref = 1}}}}})
+      nn.registry.types.SpecPart = nil
+      assert.is_true(ok, m)
+      assert.are.equal(m.layers[1].layers[1], m.layers[3].layers[1])
+      assert.are.equal(m.layers[2].layers[1].layers[1], m.layers[2].layers[2].layers[1])
+      assert.are_not.equal(m.layers[1].layers[1], m.layers[2].layers[1].layers[1])
+    end)
+
     it("with several outputs come back compiled: losses by output, loss weights, metrics, optimizer", function()
       T.manual_seed(8)
       local x = nn.Input{4}
