@@ -65,7 +65,7 @@ local function model_contents(model, kind)
     list[#list + 1] = e.name
   end
   if kind ~= "weights" then
-    meta.model = registry.config_of(model)
+    meta.model = registry.file_config_of(model)
     if model.compile_config then meta.compile = model.compile_config end
     if model.optimizer and model.optimizer.config then
       meta.optimizer = optimizer_meta(model.optimizer, names, values)
@@ -388,7 +388,7 @@ function M.restore_training(model, path, ts, params)
   end
   check_rng(tr.rng, "training.rng")
   check_rng(tr.epoch_rng, "training.epoch_rng")
-  local cfg_note = M.config_difference(meta.model, registry.config_of(model))
+  local cfg_note = M.config_difference(meta.model, registry.file_config_of(model))
   apply_weights(model, meta, tensors, true)
   local notes = {}
   if cfg_note then notes[#notes + 1] = "the model differs from the checkpoint's: " .. cfg_note end
