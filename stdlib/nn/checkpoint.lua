@@ -356,8 +356,11 @@ local function restore_callbacks(saved, tensors, callbacks, notes)
         need(t ~= nil, string.format("callback %d's tensor '%s' is missing", e.index, k))
         state[k] = t
       end
-      local ok, err = pcall(cb.set_state, state)
-      if not ok then error(string.format("callback %d (%s): %s", e.index, e.kind, bare(err)), 0) end
+      local ok, taken, reason = pcall(cb.set_state, state)
+      if not ok then error(string.format("callback %d (%s): %s", e.index, e.kind, bare(taken)), 0) end
+      if taken == false then
+        notes[#notes + 1] = string.format("callback %d (%s) starts afresh: %s", e.index, e.kind, tostring(reason))
+      end
     else
       notes[#notes + 1] = string.format("the checkpoint holds the state of callback %d (%s), which this run's "
                                         .. "callbacks do not have there; it starts afresh", e.index, e.kind)

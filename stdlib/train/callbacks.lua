@@ -5,7 +5,8 @@
 -- logs maps names to values: logs.loss, logs.val_accuracy, ...; ts is fit's loop state
 -- (epoch, step, steps, epochs, samples, batch_size, loss_sum, seen, history; see nn/fit.lua).
 -- A callback with state that must survive an interruption names its kind and has
---   get_state() -> {name = number|string|boolean|tensor} and set_state(that table):
+--   get_state() -> {name = number|string|boolean|tensor} and set_state(that table)
+--   (which may return false, reason to start afresh instead, with a note):
 -- training checkpoints (luacnn train --checkpoint) save it and --resume puts it back into
 -- the callback at the same place in fit's callbacks list, when it is of the same kind.
 local T = require "luacnn"
@@ -35,8 +36,8 @@ function M.EarlyStopping(opts)
     return {monitor = monitor, best = cb.best, wait = cb.wait, best_epoch = cb.best_epoch, best_weights = cb.best_weights}
   end
   function cb.set_state(s)
-    if s.monitor ~= monitor then
-      error(string.format("EarlyStopping: the checkpoint's monitors '%s', this one '%s'", tostring(s.monitor), monitor), 0)
+    if s.monitor ~= monitor then  -- another quantity: its best value means nothing here
+      return false, string.format("it watched '%s' and now watches '%s'", tostring(s.monitor), monitor)
     end
     if (s.best ~= nil and type(s.best) ~= "number") or math.type(s.wait) ~= "integer"
         or (s.best_epoch ~= nil and math.type(s.best_epoch) ~= "integer") then

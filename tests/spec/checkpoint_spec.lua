@@ -623,6 +623,16 @@ describe("checkpoints", function()
       other:fit(x, y, {epochs = 4, batch_size = 4, verbose = 0, callbacks = {from2}})
       assert.are.equal(1, #notes)
       assert.is_true(has(notes[1], "callback 1 (EarlyStopping), which this run's callbacks do not have there"), notes[1])
+
+      -- an EarlyStopping that now watches another quantity starts afresh, with a note
+      data()
+      local watcher = callbacks.EarlyStopping{monitor = "accuracy", patience = 5, verbose = false}
+      other = setup_model()
+      other:fit(x, y, {epochs = 4, batch_size = 4, verbose = 0, callbacks = {watcher, from2}})
+      assert.are.equal(1, #notes)
+      assert.is_true(has(notes[1], "callback 1 (EarlyStopping) starts afresh: it watched 'loss' and now watches 'accuracy'"),
+                     notes[1])
+      assert.is_true(watcher.best_epoch >= 3, tostring(watcher.best_epoch))  -- its own record, not the file's epoch 1
     end)
 
     it("resume a multi-output graph model mid-epoch, per-output losses included", function()
