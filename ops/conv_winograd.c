@@ -145,15 +145,36 @@ static void weight_part(void *ctx, int part, int nparts) {
     o[5] = c[1] * 4 - c[3] * 5 + c[5];                                               \
   } while (0)
 
+/* out [6, Wrow] (columns [a, b)) <- B^T of the 6 input rows (NULL: a row of padding);
+ * column q of a row is input column q - pw (zero outside [0, W)). */
+static void rows_transform_portable(float *out, int64_t Wrow, const float *const rows[6], int64_t a, int64_t b,
+                                    int64_t pw, int64_t W) {
+  for (int64_t q = a; q < b; q++) {
+    float c[6], o[6];
+    int inside = q >= pw && q < pw + W;
+    for (int i = 0; i < 6; i++) c[i] = inside && rows[i] ? rows[i][q - pw] : 0.0f;
+    BT_APPLY(float, c, o);
+    for (int k = 0; k < 6; k++) out[k * Wrow + q] = o[k];
+  }
+}
+
 #if LC_HAVE_AVX2
-/* B^T of 6 rows, columns [lo, hi): 8 at a time; returns where it stopped */
-__attribute__((target("avx2,fma"))) static int64_t rows_bt_avx2(float *out, int64_t Wrow, const float *const d[6],
-                                                                 int64_t lo, int64_t hi) {
+/* The same, 8 columns at a time; the lanes outside the input are masked off at the
+ * loads, and the last vector may write up to 7 columns past b (Wrow leaves room:
+ * b <= 4 TW + 4 and the vectors start at a multiple of 4). */
+__attribute__((target("avx2,fma"))) static void rows_transform_avx2(float *out, int64_t Wrow,
+                                                                     const float *const rows[6], int64_t a, int64_t b,
+                                                                     int64_t pw, int64_t W) {
   const __m256 two = _mm256_set1_ps(2), four = _mm256_set1_ps(4), five = _mm256_set1_ps(5);
-  int64_t q = lo;
-  for (; q + 8 <= hi; q += 8) {
+  for (int64_t q = a; q < b; q += 8) {
+    /* lanes l with pw <= q + l < pw + W */
+    __m256i m = _mm256_andnot_si256(lc_first_lanes(pw - q), lc_first_lanes(pw + W - q));
+    int full = _mm256_movemask_ps(_mm256_castsi256_ps(m)) == 0xff;
     __m256 c[6];
-    for (int i = 0; i < 6; i++) c[i] = _mm256_loadu_ps(d[i] + q);
+    for (int i = 0; i < 6; i++)
+      c[i] = !rows[i] ? _mm256_setzero_ps()
+             : full  ? _mm256_loadu_ps(rows[i] + q - pw)
+                     : _mm256_maskload_ps(rows[i] + q - pw, m);
     __m256 s12 = _mm256_add_ps(c[1], c[2]), m12 = _mm256_sub_ps(c[1], c[2]);
     __m256 s34 = _mm256_add_ps(c[3], c[4]), m43 = _mm256_sub_ps(c[4], c[3]);
     __m256 m42 = _mm256_sub_ps(c[4], c[2]), m31 = _mm256_sub_ps(c[3], c[1]);
@@ -164,33 +185,8 @@ __attribute__((target("avx2,fma"))) static int64_t rows_bt_avx2(float *out, int6
     _mm256_storeu_ps(out + 4 * Wrow + q, _mm256_fnmadd_ps(m31, two, m42));
     _mm256_storeu_ps(out + 5 * Wrow + q, _mm256_add_ps(_mm256_fmsub_ps(c[1], four, _mm256_mul_ps(c[3], five)), c[5]));
   }
-  return q;
 }
 #endif
-
-/* out [6, Wrow] (columns [a, b)) <- B^T of the 6 input rows (NULL: a row of padding);
- * column q of a row is input column q - pw (zero outside [0, W)). */
-static void rows_transform(float *out, int64_t Wrow, const float *const rows[6], const float *zero, int64_t a,
-                           int64_t b, int64_t pw, int64_t W, int avx2) {
-  int64_t lo = a > pw ? a : pw, hi = b < pw + W ? b : pw + W;
-  if (lo > hi) lo = hi = b;
-  for (int k = 0; k < 6; k++) {
-    for (int64_t q = a; q < lo; q++) out[k * Wrow + q] = 0;
-    for (int64_t q = hi; q < b; q++) out[k * Wrow + q] = 0;
-  }
-  const float *d[6];
-  for (int i = 0; i < 6; i++) d[i] = (rows[i] ? rows[i] : zero) - pw;
-#if LC_HAVE_AVX2
-  if (avx2) lo = rows_bt_avx2(out, Wrow, d, lo, hi);
-#endif
-  for (int64_t q = lo; q < hi; q++) {
-    float c[6], o[6];
-    for (int i = 0; i < 6; i++) c[i] = d[i][q];
-    BT_APPLY(float, c, o);
-    for (int k = 0; k < 6; k++) out[k * Wrow + q] = o[k];
-  }
-}
-
 
 /* V[(6k + j) * vs + lane] <- (row k of the lane's B^T d) B, for the 8 tiles whose rows
  * start at p[lane] (rows Wrow apart). */
@@ -527,8 +523,8 @@ static void weight_grad_part(void *ctx, int part, int nparts) {
 }
 
 /* V [36, C, Tc] <- the input tiles [t0, t0 + n); the last group's spare lanes repeat the
- * last tile. vt: rows * 6 * Wrow floats, zero: W zeros. */
-static void input_transform(const wino_job *j, float *V, float *vt, const float *zero, int64_t t0, int64_t n) {
+ * last tile. vt: rows * 6 * Wrow floats. */
+static void input_transform(const wino_job *j, float *V, float *vt, int64_t t0, int64_t n) {
   int64_t TW = j->TW, R0 = t0 / TW, R1 = (t0 + n - 1) / TW, Tc = j->Tc, vs = j->C * Tc;
   int64_t ngroups = (n + LANES - 1) / LANES;
   for (int64_t c = 0; c < j->C; c++) {
@@ -540,7 +536,14 @@ static void input_transform(const wino_job *j, float *V, float *vt, const float 
         int64_t ih = 4 * th - j->ph + i;
         rows[i] = ih >= 0 && ih < j->H ? j->x + ((nn * j->C + c) * j->H + ih) * j->W : NULL;
       }
-      rows_transform(vt + (R - R0) * 6 * j->Wrow, j->Wrow, rows, zero, 4 * lo, 4 * hi + 8, j->pw, j->W, j->avx2);
+      float *out = vt + (R - R0) * 6 * j->Wrow;
+#if LC_HAVE_AVX2
+      if (j->avx2) {
+        rows_transform_avx2(out, j->Wrow, rows, 4 * lo, 4 * hi + 8, j->pw, j->W);
+        continue;
+      }
+#endif
+      rows_transform_portable(out, j->Wrow, rows, 4 * lo, 4 * hi + 8, j->pw, j->W);
     }
     for (int64_t g = 0; g < ngroups; g++) {
       const float *p[LANES];
@@ -577,17 +580,16 @@ static void output_transform(const wino_job *j, const float *M, int64_t t0, int6
     }
 }
 
-/* Per part: [V: 36*C*Tc][M: 36*O*Tc][B^T d rows: rows*6*Wrow][zeros: W] */
+/* Per part: [V: 36*C*Tc][M: 36*O*Tc][B^T d rows: rows*6*Wrow] */
 static void chunks_part(void *ctx, int part, int nparts) {
   wino_job *j = ctx;
   long long cb, ce;
   lc_split_range(j->nchunks, nparts, part, 1, &cb, &ce);
   float *V = j->work + part * j->part_stride, *M = V + NX * j->C * j->Tc;
-  float *vt = M + NX * j->O * j->Tc, *zero = vt + j->rows * 6 * j->Wrow;
-  memset(zero, 0, sizeof(float) * (size_t)j->W);
+  float *vt = M + NX * j->O * j->Tc;
   for (long long ch = cb; ch < ce; ch++) {
     int64_t t0 = ch * j->Tc, n = j->T - t0 < j->Tc ? j->T - t0 : j->Tc, cols = round_up(n, LANES);
-    input_transform(j, V, vt, zero, t0, n);
+    input_transform(j, V, vt, t0, n);
     for (int xi = 0; xi < NX; xi++)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->O, (int)cols, (int)j->C, 1.0f,
                   j->U + xi * j->O * j->C, (int)j->C, V + xi * j->C * j->Tc, (int)j->Tc, 0.0f, M + xi * j->O * j->Tc,
@@ -596,19 +598,18 @@ static void chunks_part(void *ctx, int part, int nparts) {
   }
 }
 
-/* Per part: [dU: 36*O*C][V: 36*C*Tc][dM: 36*O*Tc][B^T d rows][zeros: W] */
+/* Per part: [dU: 36*O*C][V: 36*C*Tc][dM: 36*O*Tc][B^T d rows] */
 static void weight_chunks_part(void *ctx, int part, int nparts) {
   wino_job *j = ctx;
   long long cb, ce;
   lc_split_range(j->nchunks, nparts, part, 1, &cb, &ce);
   int64_t OC = j->O * j->C;
   float *dU = j->work + part * j->part_stride, *V = dU + NX * OC, *dM = V + NX * j->C * j->Tc;
-  float *vt = dM + NX * j->O * j->Tc, *zero = vt + j->rows * 6 * j->Wrow;
-  memset(zero, 0, sizeof(float) * (size_t)j->W);
+  float *vt = dM + NX * j->O * j->Tc;
   memset(dU, 0, sizeof(float) * (size_t)(NX * OC));
   for (long long ch = cb; ch < ce; ch++) {
     int64_t t0 = ch * j->Tc, n = j->T - t0 < j->Tc ? j->T - t0 : j->Tc;
-    input_transform(j, V, vt, zero, t0, n);
+    input_transform(j, V, vt, t0, n);
     dy_transform(j, dM, t0, n);
     /* dU[xi] [O, C] += dM[xi] [O, n] @ V[xi]^T [n, C] */
     for (int xi = 0; xi < NX; xi++)
@@ -640,7 +641,7 @@ static void plan(wino_job *j, lc_pool *pool) {
   j->parts = j->nchunks < threads ? (int)j->nchunks : threads;
   j->Wrow = 4 * j->TW + 8;
   j->rows = (j->Tc - 1) / j->TW + 2;
-  j->part_stride = round_up(NX * (j->C + j->O) * j->Tc + j->rows * 6 * j->Wrow + j->W, 16);
+  j->part_stride = round_up(NX * (j->C + j->O) * j->Tc + j->rows * 6 * j->Wrow, 16);
 }
 
 static int check_pad(int64_t ph, int64_t pw, lc_error *e) {
