@@ -12,11 +12,13 @@
 
 static lc_allocator *A;
 
-/* Largest error of any output, relative to sum |w||x|: F(4x4, 3x3) in float32 measured
- * 4.2e-7 (AVX2) and 4.0e-7 (portable) here over these cases, the GEMM algorithm 6e-8.
- * The transforms scale values by up to 10 (B^T's row sums of |.|: 10; A^T's: 19; G's 1)
- * before the sums and the multiplies, so their rounding errors reach a few tens of
- * float epsilons (1.2e-7) relative to sum |w||x|; the bound leaves room for that. */
+/* Largest error of any output, relative to sum |w||x| (the largest of its plane, see
+ * scaled_err). Measured over these cases with seeds 1-6 and 23: forward up to 7.8e-6,
+ * input gradient 5.3e-6, weight gradient 4.1e-6; the GEMM algorithm's forward 2.4e-7
+ * (2 float epsilons). The transforms scale a tile's values by up to 10 (B^T's rows, in
+ * sum of |.|) and 19 (A^T's) around the sums, so errors of tens of epsilons are what
+ * F(4x4, 3x3) gives in float32. The bound is 2.5x the largest measured and 80x GEMM's,
+ * and small enough to catch a wrong coefficient or a lost tap (errors of 1e-2 and up). */
 #define WINO_BOUND 2e-5
 
 static double worst_fwd, worst_dx, worst_dw, worst_gemm;
@@ -198,8 +200,8 @@ int main(void) {
   printf("seed %llu (LUACNN_SEED)\n", (unsigned long long)seed);
   test_seed(seed);
   lc_pool *pool = lc_pool_new(3);
-  random_cases(NULL, 60);
-  random_cases(pool, 60);
+  random_cases(NULL, 50);
+  random_cases(pool, 50);
   fixed_cases(NULL);
   fixed_cases(pool);
   nan_and_errors(pool);
