@@ -211,6 +211,12 @@ function Conv2d:forward(x)
   return y
 end
 
+-- Without an activation of its own the layer's backward never reads its output, so an
+-- in-place ReLU after it may overwrite it (conv.output then holds the maps after the ReLU).
+function Conv2d:output_reusable()
+  return self.activation == "linear"
+end
+
 -- The output before the activation (nil when a ReLU is fused: it is never stored).
 function Conv2d:preactivation()
   if self.fused_relu then return nil end
@@ -225,19 +231,32 @@ function Conv2d:backward(x, dy, from_preactivation)
   if self.fused_relu and from_preactivation then
     error(self:describe() .. ": a fused ReLU keeps no pre-activation to start backward from", 2)
   end
-  if self.activation ~= "linear" and not self.fused_relu and not from_preactivation then
+  local params = self.params_run
+  if self.fused_relu and self._dy_owned then
+    -- dy is the memory plan's and dead after this layer: mask it in place rather than
+    -- have the kernel mask a copy of it
+    K.act_backward("relu", dy, dy, z, z)
+    params = self._params_masked or {}
+    self._params_masked = params
+    for i, v in ipairs(self.params_run) do params[i] = v end
+    params[8] = 0
+  elseif self.activation ~= "linear" and not self.fused_relu and not from_preactivation then
     dz = self:buffer("dz", table.unpack(z:size()))
     K.act_backward(self.activation, dz, dy, z, self._buffers.y, self.alpha)
   end
   local dx
   if self.compute_input_grad then
-    dx = self:buffer("dxin", table.unpack(xin:size()))
+    if self.extra_pad then
+      dx = self:buffer("dxin", table.unpack(xin:size()))
+    else
+      dx = self:grad_buffer("dxin", table.unpack(xin:size()))
+    end
   end
   local cols = self._cols_of == xin and self._buffers.cols or nil
-  K.conv2d_backward(dx, self.grad_weight, self.grad_bias, dz, xin, self.weight, self.params_run, cols,
-                    self.fused_relu and z or nil)
+  K.conv2d_backward(dx, self.grad_weight, self.grad_bias, dz, xin, self.weight, params, cols,
+                    params[8] == 1 and z or nil)
   if dx and self.extra_pad then
-    local d = self:buffer("dx", table.unpack(x:size()))
+    local d = self:grad_buffer("dx", table.unpack(x:size()))
     d:copy(dx:narrow(3, 1, x:size(3)):narrow(4, 1, x:size(4)))
     dx = d
   end

@@ -435,6 +435,12 @@ function Model:backward(x, dy, from_preactivation)
   return self.grad_input
 end
 
+-- A model keeps its gradients in buffers of its own: it takes nothing from the arena of a
+-- Sequential around it (nn/memory.lua).
+function Model:arena_numel()
+  return 0
+end
+
 -- The layer of the main output when a loss may be fused with its activation: used once,
 -- feeding nothing else, in both modes. nil otherwise (then nothing is fused).
 function Model:final_layer()

@@ -1,0 +1,64 @@
+-- The memory plan of a container's backward pass: gradient buffers shared between layers.
+--
+-- In a chain of layers, the gradient w.r.t. layer i's input is dead once layer i - 1 has
+-- run its backward (it reads it as its dy and writes its own input gradient elsewhere).
+-- So two buffers ("slots") serve the whole chain, ping-pong: each layer writes its input
+-- gradient into the slot that does not hold its dy. An Arena holds the two slots, each
+-- one flat tensor as large as the largest gradient it has served, and hands out views of
+-- them shaped as asked (cached per shape, so a step allocates no tensors). Nested
+-- Sequentials share their parent's arena, so VGG-16's features and classifier use one.
+--
+-- The protocol between a container and a layer (nn/sequential.lua sets it around each
+-- child's backward and clears it after):
+--   layer._arena, layer._arena_slot   the arena and the slot the layer may write into;
+--                                     Module:grad_buffer(name, ...) takes a view of it
+--                                     (without an arena, the layer's own buffer)
+--   layer._dy_owned                   dy lives in the arena: nobody reads it after this
+--                                     layer, which may overwrite it (an activation masks
+--                                     it in place instead of writing another buffer)
+--   layer._grad_slot                  set by grad_buffer: the slot the result was written
+--                                     to (nil: the result is dy itself, a view of it, or
+--                                     the layer's own buffer)
+local T = require "luacnn"
+
+local M = {}
+
+local Arena = {}
+Arena.__index = Arena
+
+function M.arena()
+  return setmetatable({store = {}, cap = {0, 0}, views = {{}, {}}}, Arena)
+end
+
+-- Grows slot s (both when s is nil) to hold at least numel floats. A grown slot's old
+-- storage goes with its views; the other slot's content is untouched (it may hold the
+-- live dy).
+function Arena:reserve(numel, s)
+  for k = s or 1, s or 2 do
+    if self.cap[k] < numel then
+      self.store[k] = nil
+      self.views[k] = {}
+      self.store[k] = T.empty{numel}
+      self.cap[k] = numel
+    end
+  end
+end
+
+-- A view of slot s shaped {...}.
+function Arena:tensor(s, ...)
+  local n, key = 1, table.concat({...}, "x")
+  local v = self.views[s][key]
+  if v then return v end
+  for i = 1, select("#", ...) do n = n * select(i, ...) end
+  self:reserve(n, s)
+  v = self.store[s]:narrow(1, 1, n):view(...)
+  self.views[s][key] = v
+  return v
+end
+
+-- Floats each slot holds now (both slots have this size once reserved).
+function Arena:numel()
+  return math.max(self.cap[1], self.cap[2])
+end
+
+return M
