@@ -26,19 +26,21 @@ local M = {}
 local Arena = {}
 Arena.__index = Arena
 
+-- An arena of slots 1, 2, ... made as they are first used (a Sequential uses two; a
+-- Model as many as its graph keeps alive at once).
 function M.arena()
-  return setmetatable({store = {}, cap = {0, 0}, views = {{}, {}}}, Arena)
+  return setmetatable({store = {}, cap = {}, views = {}}, Arena)
 end
 
--- Grows slot s (both when s is nil) to hold at least numel floats. A grown slot's old
--- storage goes with its views; the other slot's content is untouched (it may hold the
--- live dy).
+-- Grows slot s (slots 1 and 2 when s is nil) to hold at least numel floats. A grown
+-- slot's old storage goes with its views; the other slots' content is untouched (one may
+-- hold the live dy).
 function Arena:reserve(numel, s)
   for k = s or 1, s or 2 do
-    if self.cap[k] < numel then
+    if (self.cap[k] or 0) < numel then
       self.store[k] = nil
       self.views[k] = {}
-      self.store[k] = T.empty{numel}
+      self.store[k] = T.empty{math.max(numel, 1)}
       self.cap[k] = numel
     end
   end
@@ -46,19 +48,24 @@ end
 
 -- A view of slot s shaped {...}.
 function Arena:tensor(s, ...)
-  local n, key = 1, table.concat({...}, "x")
-  local v = self.views[s][key]
+  local views = self.views[s]
+  local key = table.concat({...}, "x")
+  local v = views and views[key]
   if v then return v end
+  local n = 1
   for i = 1, select("#", ...) do n = n * select(i, ...) end
+  if n == 0 then return T.empty(...) end
   self:reserve(n, s)
   v = self.store[s]:narrow(1, 1, n):view(...)
   self.views[s][key] = v
   return v
 end
 
--- Floats each slot holds now (both slots have this size once reserved).
+-- Floats the arena holds in all its slots.
 function Arena:numel()
-  return math.max(self.cap[1], self.cap[2])
+  local n = 0
+  for _, c in pairs(self.cap) do n = n + c end
+  return n
 end
 
 return M
