@@ -17,6 +17,23 @@ local M = {}
 -- Columns kept from forward to backward, at most (floats per layer): 4M floats, 16 MB.
 M.KEEP_COLUMNS = 4 * 1024 * 1024
 
+-- One sample per kernel call when one sample's columns (im2col's lowered input, K x P
+-- floats) reach this: the GEMM path lowers one sample per thread at a time, so its scratch
+-- is threads x K x P floats plus as much again in backward (VGG-16's second layer at
+-- 224x224 and 2 threads: 230 MB forward, 460 MB backward, more than its output). Called
+-- per sample, the kernel holds one sample's columns, and its GEMMs are split over the
+-- threads instead: as fast here (that layer at batch 8: backward 1.7-2.2 s either way).
+M.SPLIT_COLUMNS = 4 * 1024 * 1024
+
+-- Samples per kernel call for input xin: all, or 1 (see SPLIT_COLUMNS); never with kept
+-- columns (they are one matrix for the whole batch).
+local function samples_per_call(self, xin, cols)
+  local n = xin:size(1)
+  if cols or n < 2 then return n end
+  local ncols = K.conv2d_cols_numel(xin, self.weight, self.params_run)
+  return ncols // n >= M.SPLIT_COLUMNS and 1 or n
+end
+
 -- A size given as a number or {h, w}, checked: {h, w} integers >= min.
 function M.pair(v, what, name, min, level)
   level = (level or 1) + 1
@@ -200,7 +217,13 @@ function Conv2d:forward(x)
     if ncols > 0 and ncols <= M.KEEP_COLUMNS then cols = self:buffer("cols", ncols) end
   end
   if not cols then self._buffers.cols = nil end
-  K.conv2d_forward(z, xin, self.weight, self.bias, self.params_run, cols)
+  if samples_per_call(self, xin, cols) == 1 then
+    for i = 1, n do
+      K.conv2d_forward(z:narrow(1, i, 1), xin:narrow(1, i, 1), self.weight, self.bias, self.params_run)
+    end
+  else
+    K.conv2d_forward(z, xin, self.weight, self.bias, self.params_run, cols)
+  end
   self._cols_of = cols and xin or nil
   local y = z
   if self.activation ~= "linear" and not self.fused_relu then
@@ -253,8 +276,15 @@ function Conv2d:backward(x, dy, from_preactivation)
     end
   end
   local cols = self._cols_of == xin and self._buffers.cols or nil
-  K.conv2d_backward(dx, self.grad_weight, self.grad_bias, dz, xin, self.weight, params, cols,
-                    params[8] == 1 and z or nil)
+  local relu_out = params[8] == 1 and z or nil
+  if samples_per_call(self, xin, cols) == 1 then
+    for i = 1, xin:size(1) do
+      K.conv2d_backward(dx and dx:narrow(1, i, 1), self.grad_weight, self.grad_bias, dz:narrow(1, i, 1),
+                        xin:narrow(1, i, 1), self.weight, params, nil, relu_out and relu_out:narrow(1, i, 1))
+    end
+  else
+    K.conv2d_backward(dx, self.grad_weight, self.grad_bias, dz, xin, self.weight, params, cols, relu_out)
+  end
   if dx and self.extra_pad then
     local d = self:grad_buffer("dx", table.unpack(x:size()))
     d:copy(dx:narrow(3, 1, x:size(3)):narrow(4, 1, x:size(4)))
