@@ -214,6 +214,42 @@ describe("checkpoints", function()
       assert.is_true(same_bits(o1.aux1, o2.aux1))
     end)
 
+    it("a layer shared between two nested blocks comes back as one layer (Siamese-style reuse)", function()
+      T.manual_seed(12)
+      local shared = nn.Dense(4, {activation = "tanh"})
+      local function block()
+        local i = nn.Input{4}
+        return nn.Model{inputs = i, outputs = nn.Dense(4)(shared(i))}
+      end
+      local x = nn.Input{4}
+      local model = nn.Model{inputs = x, outputs = nn.Dense(2, {activation = "softmax"})(block()(block()(x)))}
+      model:compile{optimizer = "adam", loss = "sparse_categorical_crossentropy"}
+      local X, Y = T.randn(16, 4), T.randint(0, 2, {16})
+      model:fit(X, Y, {epochs = 2, batch_size = 8, verbose = 0})
+      local cfg = model:config()
+      assert.are.equal(1, cfg.layers[1].layers[1].shared)
+      assert.are.same({type = "Shared", ref = 1}, cfg.layers[2].layers[1])
+      model:save(path("nested_shared.ckpt"))
+      local back = nn.load(path("nested_shared.ckpt"))
+      assert.are.equal(#model:parameters(), #back:parameters())
+      assert.are.equal(back.layers[1].layers[1], back.layers[2].layers[1])
+      assert.are.same(cfg, back:config())
+      local same, which = tensors_equal(model, back)
+      assert.is_true(same, which)
+      assert.is_true(same_bits(model:predict(X), back:predict(X)))
+      -- and training the loaded copy moves one set of shared weights, as in the original
+      back:fit(X, Y, {epochs = 1, batch_size = 8, verbose = 0})
+      assert.is_true(same_bits(back.layers[1].layers[1].weight, back.layers[2].layers[1].weight))
+      -- a reference to a module no earlier config defines, and an id defined twice
+      local ok, err = pcall(nn.from_config, {type = "Sequential", layers = {{type = "Shared", ref = 3}}})
+      assert.is_false(ok)
+      assert.is_true(has(err, "refers to shared module 3, which no earlier config defines"), err)
+      ok, err = pcall(nn.from_config, {type = "Sequential", layers = {{type = "Dense", units = 2, shared = 1},
+                                                                      {type = "Dense", units = 2, shared = 1}}})
+      assert.is_false(ok)
+      assert.is_true(has(err, "shared must be a new integer id, got 1"), err)
+    end)
+
     it("with several outputs come back compiled: losses by output, loss weights, metrics, optimizer", function()
       T.manual_seed(8)
       local x = nn.Input{4}
@@ -513,6 +549,55 @@ describe("checkpoints", function()
       assert.are.same(hist_full.accuracy, hist.accuracy)
       assert.are.same(hist_full.val_loss, hist.val_loss)
       assert.are.equal(full.optimizer.iterations, resumed.optimizer.iterations)
+    end)
+
+    it("an EarlyStopping callback resumes with its counters and best weights", function()
+      local callbacks = require "train.callbacks"
+      -- min_delta so large that only the first epoch counts as an improvement: patience 2
+      -- stops at epoch 4, and the best weights are epoch 1's
+      local function early() return callbacks.EarlyStopping{monitor = "loss", patience = 2, min_delta = 100,
+                                                             restore_best_weights = true, verbose = false} end
+      data()
+      local full, es_full = setup_model(), early()
+      local hist_full = full:fit(x, y, {epochs = 8, batch_size = 4, verbose = 0, callbacks = {es_full}})
+      assert.are.equal(4, #hist_full.epoch)
+
+      data()
+      local part, es_part = setup_model(), early()
+      local file = path("early.ckpt")
+      local stop = {on_batch_end = function(s, _, m, ts)
+        if ts.epoch == 3 and s == 2 then
+          nn.checkpoint.save_training(m, file, ts)
+          error("stop here", 0)
+        end
+      end}
+      assert.is_false(pcall(part.fit, part, x, y, {epochs = 8, batch_size = 4, verbose = 0, callbacks = {es_part, stop}}))
+
+      data()
+      local resumed, es = setup_model(), early()
+      local notes
+      local from = {on_train_begin = function(m, ts)
+        ts.resume = nn.checkpoint.restore_training(m, file, ts, ts.params)
+        notes = ts.resume.notes
+      end}
+      local hist = resumed:fit(x, y, {epochs = 8, batch_size = 4, verbose = 0, callbacks = {es, from}})
+      assert.are.same({}, notes)
+      assert.are.same(hist_full.epoch, hist.epoch)  -- stopped at epoch 4, not 3 epochs after the resume
+      assert.are.equal(es_full.best, es.best)
+      assert.are.equal(es_full.best_epoch, es.best_epoch)
+      local same, which = tensors_equal(full, resumed)
+      assert.is_true(same, which)
+
+      -- the same checkpoint with no EarlyStopping in that place: a note, and training goes on
+      data()
+      local other = setup_model()
+      local from2 = {on_train_begin = function(m, ts)
+        ts.resume = nn.checkpoint.restore_training(m, file, ts, ts.params)
+        notes = ts.resume.notes
+      end}
+      other:fit(x, y, {epochs = 4, batch_size = 4, verbose = 0, callbacks = {from2}})
+      assert.are.equal(1, #notes)
+      assert.is_true(has(notes[1], "callback 1 (EarlyStopping), which this run's callbacks do not have there"), notes[1])
     end)
 
     it("resume a multi-output graph model mid-epoch, per-output losses included", function()
