@@ -215,6 +215,64 @@ describe("the memory plan", function()
     assert.is_true(shared < 0.7 * plain, string.format("backward allocated %d bytes shared, %d plain", shared, plain))
   end)
 
+  it("lowers a conv net's peak resident memory in a training run", function()
+    if os.getenv("LUACNN_SANITIZED") then
+      pending("not measurable under AddressSanitizer (freed memory stays in quarantine)")
+      return
+    end
+    -- a child luacnn per variant (busted's own heap would blur the numbers): 3 training
+    -- steps of a small VGG-like net on 64x64 images, batch 16 (each conv output 8 MB);
+    -- prints the peak resident set in KiB before the first step and after the last
+    local child = [[
+      local T = require "luacnn"
+      local nn = require "nn"
+      local plain = arg[1] == "plain"
+      local function hwm()
+        for line in io.lines("/proc/self/status") do
+          local kb = line:match("^VmHWM:%s+(%d+)")
+          if kb then return tonumber(kb) end
+        end
+      end
+      T.manual_seed(1)
+      local m = nn.Sequential{
+        nn.Conv2d(3, 32, 3, {padding = 1, input_shape = {3, 64, 64}}), nn.ReLU(),
+        nn.Conv2d(32, 32, 3, {padding = 1}), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, {padding = 1}), nn.BatchNorm2d(64), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dense(10)}
+      if plain then m.share_grad_buffers, m.inplace = false, false end
+      local x, y = T.randn{16, 3, 64, 64}, T.randint(0, 10, {16})
+      local loss, opt = nn.CrossEntropyLoss(), require("optim").SGD{lr = 0.01, momentum = 0.9}
+      local ps, gs = m:parameters()
+      local base = hwm()
+      for _ = 1, 3 do
+        m:zero_grad()
+        local out = m:forward(x)
+        loss:forward(out, y)
+        m:backward(x, loss:backward(out, y))
+        opt:step(ps, gs)
+      end
+      print(base, hwm())
+    ]]
+    local file = os.tmpname()
+    local f = assert(io.open(file, "w"))
+    f:write(child)
+    f:close()
+    local function growth(variant)
+      local p = io.popen(string.format("%s --threads 2 run %s %s", os.getenv("LUACNN_BIN"), file, variant))
+      local out = p:read("a")
+      assert.is_true(p:close(), "the training run failed")
+      local base, peak = out:match("(%d+)%s+(%d+)")
+      return tonumber(peak) - tonumber(base)
+    end
+    local plain, planned = growth("plain"), growth("planned")
+    os.remove(file)
+    -- the outputs backward reads are kept either way; plain adds the ReLUs' own outputs and
+    -- one input-gradient buffer per layer, the plan two 8 MB buffers for all: measured
+    -- 100 MB against 49 MB of growth here (the kernels' workspace is the same in both)
+    assert.is_true(planned < 0.75 * plain,
+                   string.format("peak resident memory grew by %d KiB with the plan, %d KiB without", planned, plain))
+  end)
+
   it("keeps one workspace for the kernels' scratch, however many layer sizes use it", function()
     T.empty_cache()
     local big = nn.Conv2d(8, 8, 3, {padding = 1})
