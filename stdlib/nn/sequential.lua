@@ -149,13 +149,30 @@ function Sequential:output_reusable()
   return last ~= nil and last:output_reusable()
 end
 
+-- Where backward stops, and the first layer with parameters (with compute_input_grad off,
+-- the layers before it are skipped and it computes no input gradient).
+function Sequential:backward_start()
+  local first = #self.layers
+  for i, layer in ipairs(self.layers) do
+    if #layer:named_parameters() > 0 then
+      first = i
+      break
+    end
+  end
+  return self.compute_input_grad and 1 or first, first
+end
+
 -- The largest input gradient any layer inside takes from the arena (nn/memory.lua), for
--- the inputs of the last forward.
+-- the inputs of the last forward and the layers backward runs.
 function Sequential:arena_numel()
   local n = 0
-  for i, layer in ipairs(self.layers) do
-    local x = self._inputs and self._inputs[i]
-    if x ~= nil then n = math.max(n, layer:arena_numel(x)) end
+  local stop = self:backward_start()
+  for i = stop, #self.layers do
+    local layer, x = self.layers[i], self._inputs and self._inputs[i]
+    -- the layer backward stops at makes no input gradient, but a container's insides do
+    if x ~= nil and (i > stop or self.compute_input_grad or layer.layers) then
+      n = math.max(n, layer:arena_numel(x))
+    end
   end
   return n
 end
@@ -176,16 +193,9 @@ function Sequential:backward(x, dy, from_preactivation)
     error("Sequential:backward: call forward with the same input first", 2)
   end
   local n = #self.layers
-  local first = n
-  for i, layer in ipairs(self.layers) do
-    if #layer:named_parameters() > 0 then
-      first = i
-      break
-    end
-  end
+  local stop, first = self:backward_start()
   -- set every time: a flag left off by fit must be back on for a plain backward
   for i = 1, first do self.layers[i].compute_input_grad = self.compute_input_grad end
-  local stop = self.compute_input_grad and 1 or first
   -- The memory plan (nn/memory.lua): the input gradients go into the two slots of one
   -- arena, the parent's when this Sequential is nested in one. cur is the slot that holds
   -- dy (nil: dy is the caller's, never written into).
