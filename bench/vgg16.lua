@@ -9,11 +9,12 @@
 -- layers' own uniform draws (init_weights = false; torchvision's normal draws of 138 million
 -- numbers take seconds and change neither the time nor the memory of a step). WARMUP (1)
 -- step, then STEPS timed steps. Prints
---   luacnn batch=B threads=N steps=S fwd_s=... fwdbwd_s=... step_s=... peak_rss_kb=K out=DIMS
---     params=P tensors=K shapes=S
+--   luacnn batch=B threads=N steps=S momentum=M fwd_s=... fwdbwd_s=... step_s=... peak_rss_kb=K
+--     live_kb=K scratch_kb=K out=DIMS params=P tensors=K shapes=S
 -- fwd_s: the forward; fwdbwd_s: forward, loss and backward; step_s: those and SGD;
 -- peak_rss_kb: VmHWM of /proc/self/status after the last step (interpreter, libraries,
--- weights and gradients, the batch, and whatever the steps kept or allocated).
+-- weights and gradients, the batch, and whatever the steps kept or allocated); live_kb:
+-- the tensor memory luacnn holds then, scratch_kb: the kernels' workspace it keeps.
 local T = require "luacnn"
 local nn = require "nn"
 local optim = require "optim"
@@ -48,6 +49,11 @@ for s = 1 - WARMUP, steps do
   if s >= 1 then fwd[s], fwdbwd[s], step[s] = t1 - t0, t2 - t0, t3 - t0 end
   out = logits:size()
 end
-print(string.format("luacnn batch=%d threads=%d steps=%d momentum=%g fwd_s=%s fwdbwd_s=%s step_s=%s peak_rss_kb=%d out=%s %s", bs,
-                    T.get_num_threads(), steps, momentum, lib.csv(fwd), lib.csv(fwdbwd), lib.csv(step), lib.peak_rss_kb(),
-                    lib.dims(out), lib.workload(params)))
+-- where the memory is after the last step: tensors luacnn holds (weights, gradients,
+-- velocities, the layers' buffers) and the kernels' workspace kept between calls
+collectgarbage()
+local mem = T.memory_stats()
+print(string.format("luacnn batch=%d threads=%d steps=%d momentum=%g fwd_s=%s fwdbwd_s=%s step_s=%s peak_rss_kb=%d "
+                    .. "live_kb=%d scratch_kb=%d out=%s %s", bs, T.get_num_threads(), steps, momentum, lib.csv(fwd),
+                    lib.csv(fwdbwd), lib.csv(step), lib.peak_rss_kb(), mem.live_bytes // 1024,
+                    (mem.scratch_bytes or 0) // 1024, lib.dims(out), lib.workload(params)))

@@ -7,7 +7,7 @@
 # CrossEntropyLoss on the logits, backward, SGD (lr 0.01, momentum MOMENTUM, default 0). Input N(0,1)
 # [BATCH,3,224,224] without requires_grad, random labels 0..999. WARMUP (1) step,
 # then STEPS timed steps. Prints
-#   torch batch=B threads=N steps=S fwd_s=... fwdbwd_s=... step_s=... peak_rss_kb=K out=DIMS params=P tensors=K shapes=S
+#   torch batch=B threads=N steps=S momentum=M fwd_s=... fwdbwd_s=... step_s=... peak_rss_kb=K out=DIMS params=P tensors=K shapes=S
 import sys
 import time
 
