@@ -273,6 +273,42 @@ describe("the memory plan", function()
                    string.format("peak resident memory grew by %d KiB with the plan, %d KiB without", planned, plain))
   end)
 
+  it("runs a convolution one sample per call when its columns are large, with the same results", function()
+    local conv, K = require "nn.conv", T.kernels
+    local saved, keep, forward = conv.SPLIT_COLUMNS, conv.KEEP_COLUMNS, K.conv2d_forward
+    local calls = 0
+    local function run(split, fused)
+      conv.SPLIT_COLUMNS = split
+      calls = 0
+      T.manual_seed(8)
+      -- 64 input channels: 576 taps, the GEMM path (fewer go to the direct kernels)
+      local c = nn.Conv2d(64, 5, 3, {padding = 1, activation = fused and "relu" or nil})
+      local xi = T.randn{3, 64, 6, 6}
+      local y = c:forward(xi):clone()
+      local dx = c:backward(xi, T.randn(y:size())):clone()
+      return {y, dx, c.grad_weight:clone(), c.grad_bias:clone()}, calls
+    end
+    conv.KEEP_COLUMNS = 0  -- kept columns are one matrix for the batch: no split with them
+    K.conv2d_forward = function(...)
+      calls = calls + 1
+      return forward(...)
+    end
+    local ok, err = pcall(function()
+      for _, fused in ipairs{false, true} do
+        local a, whole = run(saved, fused)
+        local b, split = run(1, fused)
+        assert.are.equal(1, whole)
+        assert.are.equal(3, split)
+        for i = 1, 4 do
+          local scale = math.max(1, a[i]:abs():max())
+          assert.is_true(max_diff(a[i], b[i]) <= 1e-5 * scale, "result " .. i)
+        end
+      end
+    end)
+    conv.SPLIT_COLUMNS, conv.KEEP_COLUMNS, K.conv2d_forward = saved, keep, forward
+    assert(ok, err)
+  end)
+
   it("keeps one workspace for the kernels' scratch, however many layer sizes use it", function()
     T.empty_cache()
     local big = nn.Conv2d(8, 8, 3, {padding = 1})
