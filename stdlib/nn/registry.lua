@@ -95,6 +95,18 @@ end
 -- m:config() plus the name the layer was given, if any (and the shared id, see above).
 function M.config_of(m) return M.config_scope(config_once, m) end
 
+-- config_of for a file (model:save): the file's shared ids are its own, also when it is
+-- written inside another config_of (a layer type whose config() saves a part of it to a
+-- file of its own), where config_of would mark modules met in the outer model.
+function M.file_config_of(m)
+  local outer_seen, outer_id = seen, last_id
+  seen = nil
+  local ok, cfg = pcall(M.config_of, m)
+  seen, last_id = outer_seen, outer_id
+  if not ok then error(cfg, 0) end
+  return cfg
+end
+
 -- A per-sample shape from a file: a list of 1..8 positive integers.
 local function check_shape(s, path)
   if s == nil then return end
@@ -168,6 +180,18 @@ function M.from_config(cfg, path)
   built = {}
   local ok, m = pcall(build, cfg, path)
   built = nil
+  if not ok then error(m, 0) end
+  return m
+end
+
+-- from_config for a file's architecture (nn.load): the file's shared ids are its own,
+-- also when it is read inside another from_config (a layer type that loads a pretrained
+-- part with nn.load), where from_config would take them for the outer config's.
+function M.from_file_config(cfg, path)
+  local outer = built
+  built = nil
+  local ok, m = pcall(M.from_config, cfg, path)
+  built = outer
   if not ok then error(m, 0) end
   return m
 end

@@ -1,5 +1,6 @@
 /* The CNN kernels against their direct loops: convolution (im2col + GEMM, the pointwise
- * path, the batch split over threads, the direct AVX2 kernels, a fused ReLU) over a grid of kernel, stride, padding, dilation
+ * path, the batch split over threads, the direct AVX2 kernels, Winograd (more in
+ * test_winograd.c), a fused ReLU) over a grid of kernel, stride, padding, dilation
  * and groups, forward and backward; pooling and batch norm against naive loops written
  * here; and every error path. */
 #include "batchnorm.h"
@@ -79,7 +80,8 @@ static void conv_compare(const conv_case *k, lc_pool *pool, int bias, int want_d
 
   /* again with the columns kept from forward to backward: the same results */
   int64_t ncols = lc_conv2d_cols_numel(&x, &w, p);
-  CHECK(ncols == (lc_conv2d_algo(&x, &w, p) == LC_CONV_DIRECT ? 0 : k->N * k->C * k->KH * k->KW * OH * OW),
+  int keeps_none = lc_conv2d_algo(&x, &w, p) == LC_CONV_DIRECT || lc_conv2d_algo(&x, &w, p) == LC_CONV_WINOGRAD;
+  CHECK(ncols == (keeps_none ? 0 : k->N * k->C * k->KH * k->KW * OH * OW),
         "%s: %lld kept columns", what, (long long)ncols);
   lc_tensor cols = tensor1(ncols > 0 ? ncols : 1, 0, 1), y2 = tensor4(k->N, k->O, OH, OW, 0, 1);
   lc_tensor dw2 = copy_of(&dw), db2 = copy_of(&db), dx2 = tensor4(k->N, k->C, k->H, k->W, 5, 6);
@@ -138,7 +140,7 @@ static void conv_grid(lc_pool *pool) {
             cases++;
             /* each algorithm that can run the case, forced */
             lc_tensor x = tensor4(k.N, k.C, k.H, k.W, 0, 1), w = tensor4(k.O, k.C / k.p.groups, k.KH, k.KW, 0, 1);
-            for (int64_t algo = LC_CONV_GEMM; algo <= LC_CONV_DIRECT; algo++) {
+            for (int64_t algo = LC_CONV_GEMM; algo <= LC_CONV_WINOGRAD; algo++) {
               k.p.algo = algo;
               if (lc_conv2d_algo(&x, &w, &k.p) == algo) conv_compare(&k, pool, (int)(gi % 2 == 0), 1), cases++;
             }

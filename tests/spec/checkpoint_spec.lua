@@ -250,6 +250,31 @@ describe("checkpoints", function()
       assert.is_true(has(err, "shared must be a new integer id, got 1"), err)
     end)
 
+    it("a file written or read inside another config keeps its own shared ids", function()
+      -- a layer type that keeps its (pretrained) part, which has a shared layer, in a file
+      -- of its own: config() saves it, from_config loads it
+      local Part = nn.class("SpecPart", nn.Sequential)
+      function Part:config()
+        self.layers[1]:save(path("part.ckpt"))
+        return {type = "SpecPart", file = path("part.ckpt")}
+      end
+      function Part.from_config(cfg) return Part{(nn.load(cfg.file))} end
+      nn.registry.register("SpecPart", Part)
+      local d, e = nn.Dense(3, {input_shape = {3}}), nn.Dense(3, {input_shape = {3}})
+      local model = nn.Sequential{nn.Sequential{d}, Part{nn.Sequential{nn.Sequential{d, e}, nn.Sequential{e}}},
+                                  nn.Sequential{d}}
+      local ok, err = pcall(model.save, model, path("outer.ckpt"))
+      local back
+      if ok then ok, back = pcall(nn.load, path("outer.ckpt")) else back = err end
+      nn.registry.types.SpecPart = nil
+      assert.is_true(ok, back)
+      local part = back.layers[2].layers[1]
+      assert.are.equal(back.layers[1].layers[1], back.layers[3].layers[1])
+      assert.are.equal(part.layers[1].layers[2], part.layers[2].layers[1])
+      -- the file is a model of its own: the outer model's d is a copy there
+      assert.are_not.equal(back.layers[1].layers[1], part.layers[1].layers[1])
+    end)
+
     it("with several outputs come back compiled: losses by output, loss weights, metrics, optimizer", function()
       T.manual_seed(8)
       local x = nn.Input{4}
@@ -598,6 +623,16 @@ describe("checkpoints", function()
       other:fit(x, y, {epochs = 4, batch_size = 4, verbose = 0, callbacks = {from2}})
       assert.are.equal(1, #notes)
       assert.is_true(has(notes[1], "callback 1 (EarlyStopping), which this run's callbacks do not have there"), notes[1])
+
+      -- an EarlyStopping that now watches another quantity starts afresh, with a note
+      data()
+      local watcher = callbacks.EarlyStopping{monitor = "accuracy", patience = 5, verbose = false}
+      other = setup_model()
+      other:fit(x, y, {epochs = 4, batch_size = 4, verbose = 0, callbacks = {watcher, from2}})
+      assert.are.equal(1, #notes)
+      assert.is_true(has(notes[1], "callback 1 (EarlyStopping) starts afresh: it watched 'loss' and now watches 'accuracy'"),
+                     notes[1])
+      assert.is_true(watcher.best_epoch >= 3, tostring(watcher.best_epoch))  -- its own record, not the file's epoch 1
     end)
 
     it("resume a multi-output graph model mid-epoch, per-output losses included", function()
