@@ -23,8 +23,8 @@ M.KEEP_COLUMNS = 4 * 1024 * 1024
 -- One sample per kernel call when one sample's columns (im2col's lowered input, K x P
 -- floats) reach this, 16M floats (64 MB): the GEMM path lowers one sample per thread at a
 -- time, so its scratch is threads x K x P floats plus as much again in backward (VGG-16's
--- second layer at 224x224 and 2 threads: 230 MB forward, 460 MB backward, more than its
--- output). Called per sample, the kernel holds one sample's columns, and its GEMMs are
+-- second layer at 224x224 with algo 'gemm' and 2 threads: 230 MB forward, 460 MB backward,
+-- more than its output; auto picks Winograd for it, whose scratch is chunked). Called per sample, the kernel holds one sample's columns, and its GEMMs are
 -- split over the threads instead: as fast for that layer (batch 8: backward 1.7-2.2 s
 -- either way), 5-15% slower for VGG-16's 112x112 and 56x56 layers, whose batched scratch
 -- (at most 230 MB) is no larger than the split one of the 224x224 layer anyway.
