@@ -352,14 +352,23 @@ static int direct_fits(const conv_dims *d, const lc_conv2d_params *p) {
  * GEMM faster from 64->64 3x3 (576) up, and for 1x1 layers, whose GEMM needs no im2col. */
 #define DIRECT_MAX_TAPS 512
 
+#define TINY_MAX_TAPS 256
+static int tiny_possible(const conv_dims *d, const lc_conv2d_params *p);
+static int tiny_chosen(const conv_dims *d, const lc_conv2d_params *p);
+
 static int choose_algo(const conv_dims *d, const lc_conv2d_params *p) {
   if (p->algo == LC_CONV_GEMM) return LC_CONV_GEMM;
+  if (p->algo == LC_CONV_TINY) return tiny_possible(d, p) ? LC_CONV_TINY : -1;
+  if (tiny_chosen(d, p)) return LC_CONV_TINY;
   int ok = direct_fits(d, p) && lc_direct_available();
   if (p->algo == LC_CONV_DIRECT) return ok ? LC_CONV_DIRECT : -1;
   return ok && d->K <= DIRECT_MAX_TAPS && d->KH * d->KW > 1 ? LC_CONV_DIRECT : LC_CONV_GEMM;
 }
 
-static int algo_failed(const char *what, lc_error *e) {
+static int algo_failed(const char *what, const lc_conv2d_params *p, lc_error *e) {
+  if (p->algo == LC_CONV_TINY)
+    return lc_fail(e, "%s: the tiny-map algorithm needs dilation 1, one group and at most %d kernel taps", what,
+                   TINY_MAX_TAPS);
   return lc_fail(e, "%s: the direct algorithm needs stride 1, dilation 1, one group, padding below the kernel size "
                  "and a CPU with AVX2 and FMA", what);
 }
@@ -542,13 +551,206 @@ static int direct_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc
   return 0;
 }
 
+/* ---- tiny maps: the taps that only read padding dropped ---- */
+
+/* ResNet-18 on 32x32 images ends with 2x2 and 1x1 maps under 3x3 pad-1 kernels: at 1x1
+ * only the centre tap ever reads the input, at 2x2 each output reads 4 of its 9 taps, so
+ * im2col + GEMM multiplies mostly zeros (9x and 2.25x the useful work). Here each output
+ * position p runs its own products over the taps that land inside the input. In the
+ * channels-last layouts these are plain strided matrices, one GEMM per kernel row of the
+ * valid rectangle, whose taps are adjacent pixels of one input row:
+ *   xt  [N, H*W, C]       the input, channels last
+ *   wt  [O, KH*KW, C]     the weights, taps before channels (only taps some output reads)
+ *   yt  [N, P, O]         the output (or dy), channels last
+ *   yt[:, p, :] += xt[:, pixel(p, i, j0..j1), :] [N, (j1-j0)*C] @ wt[:, i*KW + j0..j1, :]^T
+ * Dimension letters as at the top of the file; T = KH*KW taps. */
+#define TINY_MAX_P 4
+
+/* The taps [k0, k1) of a kernel dim that read inside the input for output coordinate o. */
+static void tiny_taps(int64_t o, int64_t stride, int64_t pad, int64_t in, int64_t k, int64_t *k0, int64_t *k1) {
+  int64_t start = o * stride - pad;  /* input coordinate of tap 0 */
+  *k0 = start < 0 ? -start : 0;
+  *k1 = in - start < k ? in - start : k;
+  if (*k1 < *k0) *k1 = *k0;
+}
+
+/* Multiply-adds per sample and output channel that the valid taps need, of P*K. */
+static int64_t tiny_useful_taps(const conv_dims *d, const lc_conv2d_params *p) {
+  int64_t rows = 0, cols = 0, i0, i1;
+  for (int64_t oh = 0; oh < d->OH; oh++) tiny_taps(oh, p->stride_h, p->pad_h, d->H, d->KH, &i0, &i1), rows += i1 - i0;
+  for (int64_t ow = 0; ow < d->OW; ow++) tiny_taps(ow, p->stride_w, p->pad_w, d->W, d->KW, &i0, &i1), cols += i1 - i0;
+  return rows * cols;
+}
+
+static int tiny_possible(const conv_dims *d, const lc_conv2d_params *p) {
+  return d->G == 1 && p->dilation_h == 1 && p->dilation_w == 1 && d->KH * d->KW <= TINY_MAX_TAPS;
+}
+
+/* Chosen for maps of at most 4 positions where at most half the taps read the input. */
+static int tiny_chosen(const conv_dims *d, const lc_conv2d_params *p) {
+  return p->algo == LC_CONV_AUTO && tiny_possible(d, p) && d->P <= TINY_MAX_P && d->KH * d->KW > 1 &&
+         2 * tiny_useful_taps(d, p) <= d->P * d->KH * d->KW;
+}
+
+/* dst [A, B] (rows B apart) = src [B, A] transposed, for each of `n` matrices. */
+static void transpose_each(float *dst, const float *src, int64_t n, int64_t B, int64_t A) {
+  for (int64_t m = 0; m < n; m++) {
+    const float *s = src + m * A * B;
+    float *t = dst + m * A * B;
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t a = 0; a < A; a++) t[a * B + b] = s[b * A + a];
+  }
+}
+
+/* The taps some output reads, as a list of tap numbers i*KW + j; returns their count.
+ * list has room for KH*KW entries. */
+static int64_t tiny_used_taps(const conv_dims *d, const lc_conv2d_params *p, int64_t *list) {
+  unsigned char used[TINY_MAX_TAPS] = {0};
+  for (int64_t oh = 0; oh < d->OH; oh++)
+    for (int64_t ow = 0; ow < d->OW; ow++) {
+      int64_t i0, i1, j0, j1;
+      tiny_taps(oh, p->stride_h, p->pad_h, d->H, d->KH, &i0, &i1);
+      tiny_taps(ow, p->stride_w, p->pad_w, d->W, d->KW, &j0, &j1);
+      for (int64_t i = i0; i < i1; i++)
+        for (int64_t j = j0; j < j1; j++) used[i * d->KW + j] = 1;
+    }
+  int64_t count = 0;
+  for (int64_t t = 0; t < d->KH * d->KW; t++)
+    if (used[t]) list[count++] = t;
+  return count;
+}
+
+/* wt [O, T, C] <- w [O, C, T] for the taps in the list (the others are never read). */
+static void tiny_pack_weights(float *wt, const float *w, const conv_dims *d, const int64_t *taps, int64_t ntaps) {
+  int64_t T = d->KH * d->KW;
+  for (int64_t o = 0; o < d->O; o++)
+    for (int64_t c = 0; c < d->C; c++) {
+      const float *src = w + (o * d->C + c) * T;
+      float *dst = wt + o * T * d->C + c;
+      for (int64_t k = 0; k < ntaps; k++) dst[taps[k] * d->C] = src[taps[k]];
+    }
+}
+
+/* For output position q and kernel row i of its valid rectangle: the columns [j0, j1) and
+ * the offset in one sample's xt [H*W, C] of the first tap's pixel. Returns 0 when the
+ * row has no valid tap. */
+static int tiny_row(const conv_dims *d, const lc_conv2d_params *p, int64_t q, int64_t i, int64_t *j0, int64_t *j1,
+                    int64_t *xoff) {
+  int64_t oh = q / d->OW, ow = q % d->OW, i0, i1;
+  tiny_taps(oh, p->stride_h, p->pad_h, d->H, d->KH, &i0, &i1);
+  tiny_taps(ow, p->stride_w, p->pad_w, d->W, d->KW, j0, j1);
+  if (i < i0 || i >= i1 || *j1 <= *j0) return 0;
+  int64_t ih = oh * p->stride_h - p->pad_h + i, iw = ow * p->stride_w - p->pad_w + *j0;
+  *xoff = (ih * d->W + iw) * d->C;
+  return 1;
+}
+
+static int tiny_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, const lc_tensor *b, const conv_dims *d,
+                        const lc_conv2d_params *p, lc_allocator *scratch, lc_pool *pool, lc_error *e) {
+  int64_t T = d->KH * d->KW, HW = d->H * d->W;
+  int64_t taps[TINY_MAX_TAPS], ntaps = tiny_used_taps(d, p, taps);
+  lc_tensor work = {0};
+  int64_t shape[1] = {d->N * HW * d->C + d->O * T * d->C + d->N * d->P * d->O};
+  if (lc_tensor_init(&work, scratch, 1, shape, e)) return -1;
+  float *xt = work.data, *wt = xt + d->N * HW * d->C, *yt = wt + d->O * T * d->C;
+  transpose_each(xt, x->data, d->N, d->C, HW);
+  tiny_pack_weights(wt, w->data, d, taps, ntaps);
+  int failed = 0;
+  for (int64_t q = 0; q < d->P && !failed; q++) {
+    float beta = 0.0f;
+    lc_tensor out = mat(yt + q * d->O, d->N, d->O, d->P * d->O);
+    for (int64_t i = 0; i < d->KH && !failed; i++) {
+      int64_t j0, j1, xoff;
+      if (!tiny_row(d, p, q, i, &j0, &j1, &xoff)) continue;
+      int64_t K = (j1 - j0) * d->C;
+      lc_tensor a = mat(xt + xoff, d->N, K, HW * d->C), bm = mat(wt + (i * d->KW + j0) * d->C, d->O, K, T * d->C);
+      failed = lc_gemm(&out, &a, 0, &bm, 1, 1.0f, beta, NULL, pool, e);
+      beta = 1.0f;
+    }
+    if (beta == 0.0f)  /* no tap reads the input: the output is the bias alone */
+      for (int64_t n = 0; n < d->N; n++) memset(yt + (n * d->P + q) * d->O, 0, sizeof(float) * (size_t)d->O);
+  }
+  if (!failed) {
+    transpose_each(y->data, yt, d->N, d->P, d->O);
+    if (b || p->relu)
+      for (int64_t n = 0; n < d->N; n++)
+        for (int64_t o = 0; o < d->O; o++) {
+          float bias = b ? b->data[o] : 0.0f, *yr = y->data + (n * d->O + o) * d->P;
+          for (int64_t q = 0; q < d->P; q++) {
+            float v = yr[q] + bias;
+            yr[q] = p->relu && v <= 0 ? 0.0f : v;  /* NaN stays NaN */
+          }
+        }
+  }
+  lc_tensor_release(&work);
+  return failed ? -1 : 0;
+}
+
+static int tiny_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_tensor *dy, const lc_tensor *y,
+                         const lc_tensor *x, const lc_tensor *w, const conv_dims *d, const lc_conv2d_params *p,
+                         lc_allocator *scratch, lc_pool *pool, lc_error *e) {
+  int64_t T = d->KH * d->KW, HW = d->H * d->W;
+  int64_t taps[TINY_MAX_TAPS], ntaps = tiny_used_taps(d, p, taps);
+  lc_tensor work = {0};
+  int64_t xsize = d->N * HW * d->C, wsize = d->O * T * d->C;
+  int64_t shape[1] = {2 * xsize + 2 * wsize + d->N * d->P * d->O};
+  if (lc_tensor_init(&work, scratch, 1, shape, e)) return -1;
+  float *xt = work.data, *dxt = xt + xsize, *wt = dxt + xsize, *dwt = wt + wsize, *dyt = dwt + wsize;
+  transpose_each(xt, x->data, d->N, d->C, HW);
+  tiny_pack_weights(wt, w->data, d, taps, ntaps);
+  /* dy channels last, masked by a fused ReLU; db += its sums */
+  for (int64_t n = 0; n < d->N; n++)
+    for (int64_t o = 0; o < d->O; o++) {
+      const float *g = dy->data + (n * d->O + o) * d->P, *yr = p->relu ? y->data + (n * d->O + o) * d->P : NULL;
+      double s = 0;
+      for (int64_t q = 0; q < d->P; q++) {
+        float v = yr && !(yr[q] > 0) ? 0.0f : g[q];
+        dyt[(n * d->P + q) * d->O + o] = v;
+        s += v;
+      }
+      if (db) db->data[o] += (float)s;
+    }
+  for (int64_t o = 0; o < d->O; o++)
+    for (int64_t k = 0; k < ntaps; k++) memset(dwt + (o * T + taps[k]) * d->C, 0, sizeof(float) * (size_t)d->C);
+  if (dx) memset(dxt, 0, sizeof(float) * (size_t)xsize);
+  int failed = 0;
+  for (int64_t q = 0; q < d->P && !failed; q++) {
+    lc_tensor g = mat(dyt + q * d->O, d->N, d->O, d->P * d->O);
+    for (int64_t i = 0; i < d->KH && !failed; i++) {
+      int64_t j0, j1, xoff;
+      if (!tiny_row(d, p, q, i, &j0, &j1, &xoff)) continue;
+      int64_t K = (j1 - j0) * d->C, woff = (i * d->KW + j0) * d->C;
+      /* dwt[:, taps] [O, K] += dy_q^T [O, N] @ xt[:, pixels] [N, K] */
+      lc_tensor a = mat(xt + xoff, d->N, K, HW * d->C), dwm = mat(dwt + woff, d->O, K, T * d->C);
+      failed = lc_gemm(&dwm, &g, 1, &a, 0, 1.0f, 1.0f, NULL, pool, e);
+      if (failed || !dx) continue;
+      /* dxt[:, pixels] [N, K] += dy_q [N, O] @ wt[:, taps] [O, K] */
+      lc_tensor dxm = mat(dxt + xoff, d->N, K, HW * d->C), wm = mat(wt + woff, d->O, K, T * d->C);
+      failed = lc_gemm(&dxm, &g, 0, &wm, 0, 1.0f, 1.0f, NULL, pool, e);
+    }
+  }
+  if (!failed) {
+    for (int64_t o = 0; o < d->O; o++)
+      for (int64_t c = 0; c < d->C; c++) {
+        float *dst = dw->data + (o * d->C + c) * T;
+        const float *src = dwt + o * T * d->C + c;
+        for (int64_t k = 0; k < ntaps; k++) dst[taps[k]] += src[taps[k] * d->C];
+      }
+    if (dx) transpose_each(dx->data, dxt, d->N, HW, d->C);
+  }
+  lc_tensor_release(&work);
+  return failed ? -1 : 0;
+}
+
 /* ---- entry points ---- */
 
 int lc_conv2d_algo(const lc_tensor *x, const lc_tensor *w, const lc_conv2d_params *p) {
   conv_dims d;
   if (x->ndim != 4 || w->ndim != 4 || lc_conv2d_output_size(x->shape[1], x->shape[2], x->shape[3], w->shape, p, &d.OH, &d.OW, NULL))
     return -1;
-  d.C = x->shape[1], d.KH = w->shape[2], d.KW = w->shape[3], d.G = p->groups, d.K = d.C / d.G * d.KH * d.KW;
+  d.N = x->shape[0], d.C = x->shape[1], d.H = x->shape[2], d.W = x->shape[3], d.O = w->shape[0];
+  d.KH = w->shape[2], d.KW = w->shape[3], d.G = p->groups, d.Cg = d.C / d.G, d.Og = d.O / d.G;
+  d.K = d.Cg * d.KH * d.KW, d.P = d.OH * d.OW;
   return choose_algo(&d, p);
 }
 
@@ -556,7 +758,7 @@ int64_t lc_conv2d_cols_numel(const lc_tensor *x, const lc_tensor *w, const lc_co
   int64_t OH, OW;
   if (x->ndim != 4 || w->ndim != 4 || lc_conv2d_output_size(x->shape[1], x->shape[2], x->shape[3], w->shape, p, &OH, &OW, NULL))
     return -1;
-  if (lc_conv2d_algo(x, w, p) == LC_CONV_DIRECT) return 0;
+  if (lc_conv2d_algo(x, w, p) != LC_CONV_GEMM) return 0;
   return x->shape[0] * x->shape[1] * w->shape[2] * w->shape[3] * OH * OW;
 }
 
@@ -574,8 +776,9 @@ int lc_conv2d_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, cons
   if (conv_check("conv2d", x, w, y, "output", p, &d, e)) return -1;
   if (b && check_bias("conv2d", "bias", b, d.O, e)) return -1;
   int algo = choose_algo(&d, p);
-  if (algo < 0) return algo_failed("conv2d", e);
+  if (algo < 0) return algo_failed("conv2d", p, e);
   if (algo == LC_CONV_DIRECT) return d.N ? direct_forward(y, x, w, b, &d, p, scratch, pool, e) : 0;
+  if (algo == LC_CONV_TINY) return d.N ? tiny_forward(y, x, w, b, &d, p, scratch, pool, e) : 0;
   if (kept && check_cols("conv2d", kept, &d, e)) return -1;
   if (d.N == 0) return 0;
   int parts = batch_parts(&d, pool);
@@ -608,8 +811,9 @@ int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_ten
   if (p->relu && (!y || check_4d("conv2d backward", "output", y, dy->shape, e)))
     return y ? -1 : lc_fail(e, "conv2d backward: a fused ReLU needs the forward's output");
   int algo = choose_algo(&d, p);
-  if (algo < 0) return algo_failed("conv2d backward", e);
+  if (algo < 0) return algo_failed("conv2d backward", p, e);
   if (algo == LC_CONV_DIRECT) return d.N ? direct_backward(dx, dw, db, dy, y, x, w, &d, p, scratch, pool, e) : 0;
+  if (algo == LC_CONV_TINY) return d.N ? tiny_backward(dx, dw, db, dy, y, x, w, &d, p, scratch, pool, e) : 0;
   if (kept && check_cols("conv2d backward", kept, &d, e)) return -1;
   if (d.N == 0) return 0;
   /* a fused ReLU passes dy where the output is positive */

@@ -79,7 +79,7 @@ static void conv_compare(const conv_case *k, lc_pool *pool, int bias, int want_d
 
   /* again with the columns kept from forward to backward: the same results */
   int64_t ncols = lc_conv2d_cols_numel(&x, &w, p);
-  CHECK(ncols == (lc_conv2d_algo(&x, &w, p) == LC_CONV_DIRECT ? 0 : k->N * k->C * k->KH * k->KW * OH * OW),
+  CHECK(ncols == (lc_conv2d_algo(&x, &w, p) != LC_CONV_GEMM ? 0 : k->N * k->C * k->KH * k->KW * OH * OW),
         "%s: %lld kept columns", what, (long long)ncols);
   lc_tensor cols = tensor1(ncols > 0 ? ncols : 1, 0, 1), y2 = tensor4(k->N, k->O, OH, OW, 0, 1);
   lc_tensor dw2 = copy_of(&dw), db2 = copy_of(&db), dx2 = tensor4(k->N, k->C, k->H, k->W, 5, 6);
@@ -195,6 +195,57 @@ static void conv_direct_shapes(lc_pool *pool) {
   CHECK_FAILS(lc_conv2d_forward(&y2, &x2, &w2, NULL, &s2, NULL, A, NULL, &e), e, "direct algorithm needs stride 1");
   lc_tensor_release(&x2), lc_tensor_release(&w2), lc_tensor_release(&y2);
   CHECK(cases > 150, "the direct grid ran %d cases", cases);
+}
+
+/* The tiny-map algorithm (taps that only read padding dropped) forced on small maps of
+ * every kernel, stride and padding, odd channel counts; chosen by itself for ResNet-18's
+ * last stages on 32x32 images and not for larger maps or where most taps are useful. */
+static void conv_tiny_shapes(lc_pool *pool) {
+  static const int64_t sizes[][2] = {{1, 1}, {2, 2}, {1, 3}, {3, 2}, {4, 4}, {5, 3}};
+  static const int64_t ks[][2] = {{3, 3}, {1, 1}, {2, 3}, {5, 5}, {3, 1}};
+  static const int64_t chans[][2] = {{1, 1}, {3, 5}, {8, 16}, {17, 9}};
+  int cases = 0;
+  for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++)
+    for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++)
+      for (int64_t stride = 1; stride <= 2; stride++)
+        for (int64_t pad = 0; pad <= 2; pad++) {
+          size_t ci = (si + ki + (size_t)stride + (size_t)pad) % 4;
+          conv_case k = {.N = 1 + (int64_t)(si + ki) % 4, .C = chans[ci][0], .H = sizes[si][0], .W = sizes[si][1],
+                         .O = chans[ci][1], .KH = ks[ki][0], .KW = ks[ki][1]};
+          k.p = (lc_conv2d_params){stride, stride == 2 ? 1 : stride, pad, pad > 0 ? pad - 1 : 0, 1, 1, 1,
+                                   (int64_t)(si + ki + (size_t)pad) % 2, LC_CONV_TINY};
+          if (lc_conv2d_out_size(k.H, k.KH, k.p.stride_h, k.p.pad_h, 1) < 1 ||
+              lc_conv2d_out_size(k.W, k.KW, k.p.stride_w, k.p.pad_w, 1) < 1)
+            continue;
+          conv_compare(&k, pool, (int)(ki % 2), (int)(pad % 2 == 0 || si % 2));
+          cases++;
+        }
+  CHECK(cases > 90, "the tiny-map grid ran %d cases", cases);
+  /* ResNet-18's layer3/layer4 shapes (a smaller batch), chosen by the automatic choice */
+  static const conv_case resnet[] = {
+    {.N = 3, .C = 64, .H = 1, .W = 1, .O = 48, .KH = 3, .KW = 3, .p = {1, 1, 1, 1, 1, 1, 1, 0, 0}},
+    {.N = 5, .C = 40, .H = 2, .W = 2, .O = 33, .KH = 3, .KW = 3, .p = {1, 1, 1, 1, 1, 1, 1, 0, 0}},
+    {.N = 4, .C = 24, .H = 2, .W = 2, .O = 40, .KH = 3, .KW = 3, .p = {2, 2, 1, 1, 1, 1, 1, 0, 0}},
+  };
+  for (size_t i = 0; i < sizeof resnet / sizeof resnet[0]; i++) {
+    lc_tensor x = tensor4(1, resnet[i].C, resnet[i].H, resnet[i].W, 0, 1);
+    lc_tensor w = tensor4(resnet[i].O, resnet[i].C, 3, 3, 0, 1);
+    CHECK(lc_conv2d_algo(&x, &w, &resnet[i].p) == LC_CONV_TINY, "ResNet shape %d takes the tiny-map path", (int)i);
+    lc_tensor_release(&x), lc_tensor_release(&w);
+    conv_compare(&resnet[i], pool, (int)i % 2, 1);
+  }
+  /* an 8x8 map, and a 2x2 map from a 4x4 input without padding (every tap useful), stay GEMM */
+  lc_conv2d_params same = {1, 1, 1, 1, 1, 1, 1, 0, 0}, valid = {1, 1, 0, 0, 1, 1, 1, 0, 0};
+  lc_tensor x8 = tensor4(1, 64, 8, 8, 0, 1), x4 = tensor4(1, 64, 4, 4, 0, 1), w = tensor4(64, 64, 3, 3, 0, 1);
+  CHECK(lc_conv2d_algo(&x8, &w, &same) == LC_CONV_GEMM, "an 8x8 map runs GEMM");
+  CHECK(lc_conv2d_algo(&x4, &w, &valid) == LC_CONV_GEMM, "a 2x2 map with every tap useful runs GEMM");
+  lc_tensor_release(&x8), lc_tensor_release(&x4), lc_tensor_release(&w);
+  /* forced where it cannot run: an error that names the algorithm */
+  lc_error e;
+  lc_tensor xg = tensor4(1, 4, 2, 2, 0, 1), wg = tensor4(4, 2, 3, 3, 0, 1), yg = tensor4(1, 4, 2, 2, 0, 1);
+  lc_conv2d_params grouped = {1, 1, 1, 1, 1, 1, 2, 0, LC_CONV_TINY};
+  CHECK_FAILS(lc_conv2d_forward(&yg, &xg, &wg, NULL, &grouped, NULL, A, NULL, &e), e, "tiny-map algorithm needs");
+  lc_tensor_release(&xg), lc_tensor_release(&wg), lc_tensor_release(&yg);
 }
 
 static void conv_errors(void) {
@@ -550,6 +601,8 @@ int main(void) {
   conv_grid(pool);
   conv_direct_shapes(NULL);
   conv_direct_shapes(pool);
+  conv_tiny_shapes(NULL);
+  conv_tiny_shapes(pool);
   /* a batch larger than the threads (split over samples) and smaller (split GEMMs) */
   conv_case big = {.N = 7, .C = 6, .H = 14, .W = 14, .O = 16, .KH = 5, .KW = 5, .p = {1, 1, 2, 2, 1, 1, 1, 0, 0}};
   conv_compare(&big, pool, 1, 1);
