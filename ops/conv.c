@@ -620,10 +620,12 @@ static int64_t tiny_used_taps(const conv_dims *d, const lc_conv2d_params *p, int
   return count;
 }
 
-/* wt [O, T, C] <- w [O, C, T] for the taps in the list (the others are never read). */
-static void tiny_pack_weights(float *wt, const float *w, const conv_dims *d, const int64_t *taps, int64_t ntaps) {
+/* wt [O, T, C] <- w [O, C, T] for output channels [o0, o1) and the taps in the list (the
+ * others are never read). */
+static void tiny_pack_weights(float *wt, const float *w, const conv_dims *d, const int64_t *taps, int64_t ntaps,
+                              int64_t o0, int64_t o1) {
   int64_t T = d->KH * d->KW;
-  for (int64_t o = 0; o < d->O; o++)
+  for (int64_t o = o0; o < o1; o++)
     for (int64_t c = 0; c < d->C; c++) {
       const float *src = w + (o * d->C + c) * T;
       float *dst = wt + o * T * d->C + c;
@@ -645,6 +647,114 @@ static int tiny_row(const conv_dims *d, const lc_conv2d_params *p, int64_t q, in
   return 1;
 }
 
+/* One call's operands; the pool's parts take output channels (forward, weight gradient)
+ * or samples (input gradient), each with single-threaded GEMMs: one wait per pass, not
+ * one per product. */
+typedef struct tiny_job {
+  const conv_dims *d;
+  const lc_conv2d_params *p;
+  const float *w;
+  float *dw;
+  const int64_t *taps;
+  int64_t ntaps;
+  float *xt, *wt, *yt, *dxt, *dwt;  /* yt holds dy in backward */
+  int failed;
+  lc_error err;
+} tiny_job;
+
+/* c [M, Nc] (rows ldc apart) = op(a) @ op(b) + beta c, single-threaded */
+static int tiny_gemm(float *c, int64_t ldc, const float *a, int64_t lda, int ta, const float *b, int64_t ldb, int tb,
+                     int64_t M, int64_t Nc, int64_t K, float beta, lc_error *e) {
+  lc_tensor tc = mat(c, M, Nc, ldc), tA = ta ? mat(a, K, M, lda) : mat(a, M, K, lda);
+  lc_tensor tB = tb ? mat(b, Nc, K, ldb) : mat(b, K, Nc, ldb);
+  return lc_gemm(&tc, &tA, ta, &tB, tb, 1.0f, beta, NULL, NULL, e);
+}
+
+static void tiny_forward_part(void *ctx, int part, int nparts) {
+  tiny_job *j = ctx;
+  const conv_dims *d = j->d;
+  int64_t T = d->KH * d->KW, HW = d->H * d->W;
+  long long o0, o1;
+  lc_split_range(d->O, nparts, part, 16, &o0, &o1);
+  if (o1 <= o0) return;
+  tiny_pack_weights(j->wt, j->w, d, j->taps, j->ntaps, o0, o1);
+  for (int64_t q = 0; q < d->P; q++) {
+    float beta = 0.0f, *out = j->yt + q * d->O + o0;
+    for (int64_t i = 0; i < d->KH; i++) {
+      int64_t j0, j1, xoff;
+      if (!tiny_row(d, j->p, q, i, &j0, &j1, &xoff)) continue;
+      int64_t K = (j1 - j0) * d->C;
+      if (tiny_gemm(out, d->P * d->O, j->xt + xoff, HW * d->C, 0, j->wt + o0 * T * d->C + (i * d->KW + j0) * d->C,
+                    T * d->C, 1, d->N, o1 - o0, K, beta, &j->err))
+        j->failed = 1;
+      beta = 1.0f;
+    }
+    if (beta == 0.0f)  /* no tap reads the input: the output is the bias alone */
+      for (int64_t n = 0; n < d->N; n++) memset(out + n * d->P * d->O, 0, sizeof(float) * (size_t)(o1 - o0));
+  }
+}
+
+/* The weight gradient for output channels [o0, o1): dwt[o, taps] = sum over q of
+ * dy_q^T [O, N] @ xt[:, pixels of q's row] [N, K], then added onto dw [O, C, T]. */
+static void tiny_weight_grad_part(void *ctx, int part, int nparts) {
+  tiny_job *j = ctx;
+  const conv_dims *d = j->d;
+  int64_t T = d->KH * d->KW, HW = d->H * d->W;
+  long long o0, o1;
+  lc_split_range(d->O, nparts, part, 16, &o0, &o1);
+  if (o1 <= o0) return;
+  tiny_pack_weights(j->wt, j->w, d, j->taps, j->ntaps, o0, o1);  /* for the input gradient */
+  for (int64_t o = o0; o < o1; o++)
+    for (int64_t k = 0; k < j->ntaps; k++) memset(j->dwt + (o * T + j->taps[k]) * d->C, 0, sizeof(float) * (size_t)d->C);
+  for (int64_t q = 0; q < d->P; q++)
+    for (int64_t i = 0; i < d->KH; i++) {
+      int64_t j0, j1, xoff;
+      if (!tiny_row(d, j->p, q, i, &j0, &j1, &xoff)) continue;
+      int64_t K = (j1 - j0) * d->C;
+      if (tiny_gemm(j->dwt + o0 * T * d->C + (i * d->KW + j0) * d->C, T * d->C, j->yt + q * d->O + o0, d->P * d->O, 1,
+                    j->xt + xoff, HW * d->C, 0, o1 - o0, K, d->N, 1.0f, &j->err))
+        j->failed = 1;
+    }
+  for (int64_t o = o0; o < o1; o++)
+    for (int64_t c = 0; c < d->C; c++) {
+      float *dst = j->dw + (o * d->C + c) * T;
+      const float *src = j->dwt + o * T * d->C + c;
+      for (int64_t k = 0; k < j->ntaps; k++) dst[j->taps[k]] += src[j->taps[k] * d->C];
+    }
+}
+
+/* The input gradient of samples [n0, n1): dxt[n, pixels] += dy_q [n, O] @ wt[:, taps]. */
+static void tiny_input_grad_part(void *ctx, int part, int nparts) {
+  tiny_job *j = ctx;
+  const conv_dims *d = j->d;
+  int64_t T = d->KH * d->KW, HW = d->H * d->W;
+  long long n0, n1;
+  lc_split_range(d->N, nparts, part, 1, &n0, &n1);
+  if (n1 <= n0) return;
+  memset(j->dxt + n0 * HW * d->C, 0, sizeof(float) * (size_t)((n1 - n0) * HW * d->C));
+  for (int64_t q = 0; q < d->P; q++)
+    for (int64_t i = 0; i < d->KH; i++) {
+      int64_t j0, j1, xoff;
+      if (!tiny_row(d, j->p, q, i, &j0, &j1, &xoff)) continue;
+      int64_t K = (j1 - j0) * d->C;
+      if (tiny_gemm(j->dxt + n0 * HW * d->C + xoff, HW * d->C, j->yt + n0 * d->P * d->O + q * d->O, d->P * d->O, 0,
+                    j->wt + (i * d->KW + j0) * d->C, T * d->C, 0, n1 - n0, K, d->O, 1.0f, &j->err))
+        j->failed = 1;
+    }
+}
+
+/* Parts for a pass over `units` (output channels in 16s, or samples). */
+static int tiny_parts(lc_pool *pool, int64_t units, int64_t work) {
+  int threads = lc_pool_threads(pool);
+  if (work < ((int64_t)1 << 18)) return 1;
+  return units < threads ? (int)(units > 0 ? units : 1) : threads;
+}
+
+static void tiny_run(lc_pool *pool, int parts, lc_task_fn fn, tiny_job *j) {
+  if (parts > 1) lc_pool_run(pool, parts, fn, j);
+  else fn(j, 0, 1);
+}
+
 static int tiny_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, const lc_tensor *b, const conv_dims *d,
                         const lc_conv2d_params *p, lc_allocator *scratch, lc_pool *pool, lc_error *e) {
   int64_t T = d->KH * d->KW, HW = d->H * d->W;
@@ -652,26 +762,13 @@ static int tiny_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, co
   lc_tensor work = {0};
   int64_t shape[1] = {d->N * HW * d->C + d->O * T * d->C + d->N * d->P * d->O};
   if (lc_tensor_init(&work, scratch, 1, shape, e)) return -1;
-  float *xt = work.data, *wt = xt + d->N * HW * d->C, *yt = wt + d->O * T * d->C;
-  transpose_each(xt, x->data, d->N, d->C, HW);
-  tiny_pack_weights(wt, w->data, d, taps, ntaps);
-  int failed = 0;
-  for (int64_t q = 0; q < d->P && !failed; q++) {
-    float beta = 0.0f;
-    lc_tensor out = mat(yt + q * d->O, d->N, d->O, d->P * d->O);
-    for (int64_t i = 0; i < d->KH && !failed; i++) {
-      int64_t j0, j1, xoff;
-      if (!tiny_row(d, p, q, i, &j0, &j1, &xoff)) continue;
-      int64_t K = (j1 - j0) * d->C;
-      lc_tensor a = mat(xt + xoff, d->N, K, HW * d->C), bm = mat(wt + (i * d->KW + j0) * d->C, d->O, K, T * d->C);
-      failed = lc_gemm(&out, &a, 0, &bm, 1, 1.0f, beta, NULL, pool, e);
-      beta = 1.0f;
-    }
-    if (beta == 0.0f)  /* no tap reads the input: the output is the bias alone */
-      for (int64_t n = 0; n < d->N; n++) memset(yt + (n * d->P + q) * d->O, 0, sizeof(float) * (size_t)d->O);
-  }
-  if (!failed) {
-    transpose_each(y->data, yt, d->N, d->P, d->O);
+  tiny_job j = {.d = d, .p = p, .w = w->data, .taps = taps, .ntaps = ntaps};
+  j.xt = work.data, j.wt = j.xt + d->N * HW * d->C, j.yt = j.wt + d->O * T * d->C;
+  transpose_each(j.xt, x->data, d->N, d->C, HW);
+  int64_t macs = d->N * d->O * d->C * tiny_useful_taps(d, p);
+  tiny_run(pool, tiny_parts(pool, (d->O + 15) / 16, macs), tiny_forward_part, &j);
+  if (!j.failed) {
+    transpose_each(y->data, j.yt, d->N, d->P, d->O);
     if (b || p->relu)
       for (int64_t n = 0; n < d->N; n++)
         for (int64_t o = 0; o < d->O; o++) {
@@ -683,7 +780,7 @@ static int tiny_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, co
         }
   }
   lc_tensor_release(&work);
-  return failed ? -1 : 0;
+  return j.failed ? lc_fail(e, "%s", j.err.msg) : 0;
 }
 
 static int tiny_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_tensor *dy, const lc_tensor *y,
@@ -695,9 +792,9 @@ static int tiny_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_t
   int64_t xsize = d->N * HW * d->C, wsize = d->O * T * d->C;
   int64_t shape[1] = {2 * xsize + 2 * wsize + d->N * d->P * d->O};
   if (lc_tensor_init(&work, scratch, 1, shape, e)) return -1;
-  float *xt = work.data, *dxt = xt + xsize, *wt = dxt + xsize, *dwt = wt + wsize, *dyt = dwt + wsize;
-  transpose_each(xt, x->data, d->N, d->C, HW);
-  tiny_pack_weights(wt, w->data, d, taps, ntaps);
+  tiny_job j = {.d = d, .p = p, .w = w->data, .dw = dw->data, .taps = taps, .ntaps = ntaps};
+  j.xt = work.data, j.dxt = j.xt + xsize, j.wt = j.dxt + xsize, j.dwt = j.wt + wsize, j.yt = j.dwt + wsize;
+  transpose_each(j.xt, x->data, d->N, d->C, HW);
   /* dy channels last, masked by a fused ReLU; db += its sums */
   for (int64_t n = 0; n < d->N; n++)
     for (int64_t o = 0; o < d->O; o++) {
@@ -705,41 +802,19 @@ static int tiny_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_t
       double s = 0;
       for (int64_t q = 0; q < d->P; q++) {
         float v = yr && !(yr[q] > 0) ? 0.0f : g[q];
-        dyt[(n * d->P + q) * d->O + o] = v;
+        j.yt[(n * d->P + q) * d->O + o] = v;
         s += v;
       }
       if (db) db->data[o] += (float)s;
     }
-  for (int64_t o = 0; o < d->O; o++)
-    for (int64_t k = 0; k < ntaps; k++) memset(dwt + (o * T + taps[k]) * d->C, 0, sizeof(float) * (size_t)d->C);
-  if (dx) memset(dxt, 0, sizeof(float) * (size_t)xsize);
-  int failed = 0;
-  for (int64_t q = 0; q < d->P && !failed; q++) {
-    lc_tensor g = mat(dyt + q * d->O, d->N, d->O, d->P * d->O);
-    for (int64_t i = 0; i < d->KH && !failed; i++) {
-      int64_t j0, j1, xoff;
-      if (!tiny_row(d, p, q, i, &j0, &j1, &xoff)) continue;
-      int64_t K = (j1 - j0) * d->C, woff = (i * d->KW + j0) * d->C;
-      /* dwt[:, taps] [O, K] += dy_q^T [O, N] @ xt[:, pixels] [N, K] */
-      lc_tensor a = mat(xt + xoff, d->N, K, HW * d->C), dwm = mat(dwt + woff, d->O, K, T * d->C);
-      failed = lc_gemm(&dwm, &g, 1, &a, 0, 1.0f, 1.0f, NULL, pool, e);
-      if (failed || !dx) continue;
-      /* dxt[:, pixels] [N, K] += dy_q [N, O] @ wt[:, taps] [O, K] */
-      lc_tensor dxm = mat(dxt + xoff, d->N, K, HW * d->C), wm = mat(wt + woff, d->O, K, T * d->C);
-      failed = lc_gemm(&dxm, &g, 0, &wm, 0, 1.0f, 1.0f, NULL, pool, e);
-    }
-  }
-  if (!failed) {
-    for (int64_t o = 0; o < d->O; o++)
-      for (int64_t c = 0; c < d->C; c++) {
-        float *dst = dw->data + (o * d->C + c) * T;
-        const float *src = dwt + o * T * d->C + c;
-        for (int64_t k = 0; k < ntaps; k++) dst[taps[k]] += src[taps[k] * d->C];
-      }
-    if (dx) transpose_each(dx->data, dxt, d->N, HW, d->C);
+  int64_t macs = d->N * d->O * d->C * tiny_useful_taps(d, p);
+  tiny_run(pool, tiny_parts(pool, (d->O + 15) / 16, macs), tiny_weight_grad_part, &j);
+  if (dx && !j.failed) {
+    tiny_run(pool, tiny_parts(pool, d->N, macs), tiny_input_grad_part, &j);
+    if (!j.failed) transpose_each(dx->data, j.dxt, d->N, HW, d->C);
   }
   lc_tensor_release(&work);
-  return failed ? -1 : 0;
+  return j.failed ? lc_fail(e, "%s", j.err.msg) : 0;
 }
 
 /* ---- entry points ---- */
