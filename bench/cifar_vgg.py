@@ -10,7 +10,7 @@
 #   torch batch=B threads=N mkldnn=M steps=S epoch_s=t1,t2,... loss=l1,l2,... out=DIMS params=P tensors=K shapes=S
 import sys
 
-from lib import csv, malloc_check, timed_epochs, workload
+from lib import csv, malloc_check, peak_rss_kb, timed_epochs, workload
 
 WARMUP = 3
 
@@ -48,9 +48,9 @@ def main():
     # eps 1e-7 as Keras (and luacnn); PyTorch's default is 1e-8
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     times, losses = timed_epochs(torch, model, opt, loss_fn, x, y, bs, epochs, WARMUP * bs)
-    print("torch batch=%d threads=%d mkldnn=%d steps=%d epoch_s=%s loss=%s out=%dx%d %s" % (
+    print("torch batch=%d threads=%d mkldnn=%d steps=%d epoch_s=%s loss=%s out=%dx%d %s peak_rss_kb=%d" % (
         bs, torch.get_num_threads(), mkldnn, steps, csv(times), csv(losses), bs, model[-1].out_features,
-        workload(model)))
+        workload(model), peak_rss_kb()))
 
 
 if __name__ == "__main__":

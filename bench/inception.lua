@@ -34,5 +34,6 @@ for s = 1 - WARMUP, steps do
   local t2 = T.clock()
   if s >= 1 then fwdbwd[s], fwd[s] = t2 - t0, t1 - t0 end
 end
-print(string.format("luacnn batch=%d threads=%d steps=%d fwdbwd_s=%s fwd_s=%s out=%s %s", bs, T.get_num_threads(),
-                    steps, lib.csv(fwdbwd), lib.csv(fwd), lib.dims(y:size()), lib.workload(model:parameters())))
+print(string.format("luacnn batch=%d threads=%d steps=%d fwdbwd_s=%s fwd_s=%s out=%s %s peak_rss_kb=%d", bs,
+                    T.get_num_threads(), steps, lib.csv(fwdbwd), lib.csv(fwd), lib.dims(y:size()),
+                    lib.workload(model:parameters()), lib.peak_rss_kb()))

@@ -9,7 +9,7 @@
 #   torch batch=B threads=N steps=S fwdbwd_s=t1,... fwd_s=t1,... out=DIMS params=P tensors=K shapes=S
 import time
 
-from lib import csv, dims, int_args, workload
+from lib import csv, dims, int_args, peak_rss_kb, workload
 
 WARMUP = 2
 
@@ -57,8 +57,8 @@ def main():
         if s >= 0:
             fwdbwd.append(t2 - t0)
             fwd.append(t1 - t0)
-    print("torch batch=%d threads=%d steps=%d fwdbwd_s=%s fwd_s=%s out=%s %s" % (
-        bs, torch.get_num_threads(), steps, csv(fwdbwd), csv(fwd), dims(out), workload(model)))
+    print("torch batch=%d threads=%d steps=%d fwdbwd_s=%s fwd_s=%s out=%s %s peak_rss_kb=%d" % (
+        bs, torch.get_num_threads(), steps, csv(fwdbwd), csv(fwd), dims(out), workload(model), peak_rss_kb()))
 
 
 if __name__ == "__main__":

@@ -53,8 +53,8 @@ if mode == "train" then
   x = images(x)
   local n = x:size(1)
   local times, losses = lib.timed_fit(T, model, x, y, bs, count, math.min(n, WARMUP * bs + n % bs))
-  print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s", bs, T.get_num_threads(),
-                      (n + bs - 1) // bs, csv(times), csv(losses)))
+  print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s peak_rss_kb=%d", bs,
+                      T.get_num_threads(), (n + bs - 1) // bs, csv(times), csv(losses), lib.peak_rss_kb()))
   return
 end
 

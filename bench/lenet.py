@@ -18,7 +18,7 @@
 import sys
 import time
 
-from lib import malloc_check, read_idx, train_epoch
+from lib import malloc_check, peak_rss_kb, read_idx, train_epoch
 
 WARMUP = 100
 
@@ -57,9 +57,9 @@ def train(torch, model, data, bs, epochs):
         t0 = time.perf_counter()
         losses.append(epoch(n))
         times.append(time.perf_counter() - t0)
-    return "batch=%d threads=%d mkldnn=%d flush=%%d steps=%d epoch_s=%s loss=%s" % (
+    return "batch=%d threads=%d mkldnn=%d flush=%%d steps=%d epoch_s=%s loss=%s peak_rss_kb=%d" % (
         bs, torch.get_num_threads(), int(torch.backends.mkldnn.enabled), (n + bs - 1) // bs,
-        ",".join("%.4f" % t for t in times), ",".join("%.4f" % l for l in losses))
+        ",".join("%.4f" % t for t in times), ",".join("%.4f" % l for l in losses), peak_rss_kb())
 
 
 def infer(torch, model, data, bs, passes):

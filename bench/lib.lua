@@ -78,14 +78,14 @@ end
 -- benchmark on CIFAR-shaped data (bench/cifar_vgg, bench/resnet18): bs*steps images
 -- [3,32,32] of N(0,1) values with random labels 0..9, timed_fit with `warmup` warm-up steps
 -- and `epochs` timed epochs of `steps` steps, then one line
---   luacnn batch=B threads=N steps=S epoch_s=t1,... loss=l1,... out=DIMS params=P tensors=K shapes=S
+--   luacnn batch=B threads=N steps=S epoch_s=t1,... loss=l1,... out=DIMS params=P tensors=K shapes=S peak_rss_kb=K
 function M.train_cifar_shaped(T, model, bs, steps, epochs, warmup)
   local n = bs * steps
   local x, y = T.randn{n, 3, 32, 32}, T.randint(0, 10, {n})
   local times, losses = M.timed_fit(T, model, x, y, bs, epochs, math.min(n, warmup * bs))
-  print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s out=%dx%s %s", bs, T.get_num_threads(),
-                      steps, M.csv(times), M.csv(losses), bs, M.dims(model:output_shape{3, 32, 32}),
-                      M.workload(model:parameters())))
+  print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s out=%dx%s %s peak_rss_kb=%d", bs,
+                      T.get_num_threads(), steps, M.csv(times), M.csv(losses), bs,
+                      M.dims(model:output_shape{3, 32, 32}), M.workload(model:parameters()), M.peak_rss_kb()))
 end
 
 -- A shape list as the sides print it: {32, 256, 28, 28} -> "32x256x28x28".

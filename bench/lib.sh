@@ -11,11 +11,18 @@ luacnn=$build/luacnn
 [ -x "$luacnn" ] || { echo "build first: cmake -B $build -S $here && cmake --build $build -j2" >&2; exit 1; }
 
 # The project's machines run OpenBLAS with OPENBLAS_CORETYPE=Haswell from the environment;
-# a run without it gets Haswell too, and the header says which happened.
-coretype_note="OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-} (from the environment)"
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  export OPENBLAS_CORETYPE=Haswell
-  coretype_note="OPENBLAS_CORETYPE=Haswell (was unset; exported by $bench for this run)"
+# a run without it gets Haswell too, and the header says which happened. BLAS=native (what
+# bench/run's native mode sets) runs both sides with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+# unset, as on a user's own machine: OpenBLAS then picks its kernels by the CPU it finds.
+if [ "${BLAS:-}" = native ]; then
+  unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+  coretype_note="OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (BLAS=native): OpenBLAS picks its own kernels"
+else
+  coretype_note="OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-} (from the environment)"
+  if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+    export OPENBLAS_CORETYPE=Haswell
+    coretype_note="OPENBLAS_CORETYPE=Haswell (was unset; exported by $bench for this run)"
+  fi
 fi
 
 if ! "$python" -c 'import torch' 2>/dev/null; then

@@ -29,5 +29,5 @@ model:compile{optimizer = "adam", loss = "sparse_categorical_crossentropy",
               metrics = with_metrics and {"accuracy"} or nil}
 
 local times, losses = lib.timed_fit(T, model, x, y, bs, epochs, x:size(1))
-print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s", bs, T.get_num_threads(),
-                    (x:size(1) + bs - 1) // bs, lib.csv(times), lib.csv(losses)))
+print(string.format("luacnn batch=%d threads=%d steps=%d epoch_s=%s loss=%s peak_rss_kb=%d", bs, T.get_num_threads(),
+                    (x:size(1) + bs - 1) // bs, lib.csv(times), lib.csv(losses), lib.peak_rss_kb()))

@@ -11,7 +11,7 @@
 import sys
 import time
 
-from lib import malloc_check, read_idx, train_epoch
+from lib import malloc_check, peak_rss_kb, read_idx, train_epoch
 
 
 def main():
@@ -51,9 +51,9 @@ def main():
         if epoch > 0:
             times.append(t1 - t0)
 
-    print("torch batch=%d threads=%d mkldnn=%d flush=%d steps=%d epoch_s=%s loss=%s" % (
+    print("torch batch=%d threads=%d mkldnn=%d flush=%d steps=%d epoch_s=%s loss=%s peak_rss_kb=%d" % (
         bs, torch.get_num_threads(), int(torch.backends.mkldnn.enabled), flush, (n + bs - 1) // bs,
-        ",".join("%.4f" % t for t in times), ",".join("%.4f" % l for l in losses)))
+        ",".join("%.4f" % t for t in times), ",".join("%.4f" % l for l in losses), peak_rss_kb()))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@
 # each epoch; WARMUP (3) steps, then EPOCHS timed epochs of STEPS steps. Prints
 #   torch batch=B threads=N steps=S epoch_s=t1,... loss=l1,... out=DIMS params=P tensors=K shapes=S
 
-from lib import csv, dims, int_args, timed_epochs, workload
+from lib import csv, dims, int_args, peak_rss_kb, timed_epochs, workload
 
 WARMUP = 3
 
@@ -27,8 +27,8 @@ def main():
         out = (bs,) + tuple(model(x[:2]).shape[1:])
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     times, losses = timed_epochs(torch, model, opt, torch.nn.CrossEntropyLoss(), x, y, bs, epochs, WARMUP * bs)
-    print("torch batch=%d threads=%d steps=%d epoch_s=%s loss=%s out=%s %s" % (
-        bs, torch.get_num_threads(), steps, csv(times), csv(losses), dims(out), workload(model)))
+    print("torch batch=%d threads=%d steps=%d epoch_s=%s loss=%s out=%s %s peak_rss_kb=%d" % (
+        bs, torch.get_num_threads(), steps, csv(times), csv(losses), dims(out), workload(model), peak_rss_kb()))
 
 
 if __name__ == "__main__":

@@ -306,10 +306,28 @@ function M.save_training(model, path, ts)
       history[#history + 1] = {e, logs}
     end
   end
+  -- the state of callbacks that have one (train/callbacks.lua: kind, get_state), by their
+  -- place in fit's list; tensors go with the weights as callback.<place>.<key>
+  local callbacks = {}
+  for i, cb in ipairs(ts.callbacks or {}) do
+    if type(cb) == "table" and type(cb.kind) == "string" and cb.get_state then
+      local entry = {index = i, kind = cb.kind, values = {}, tensors = {}}
+      for k, v in pairs(cb.get_state()) do
+        if T.is_tensor(v) then
+          names[#names + 1], values[#values + 1] = string.format("callback.%d.%s", i, k), v
+          entry.tensors[#entry.tensors + 1] = k
+        else
+          entry.values[k] = v
+        end
+      end
+      callbacks[#callbacks + 1] = entry
+    end
+  end
   meta.training = {
     epoch = ts.epoch, step = ts.step, epoch_done = ts.epoch_done, steps_per_epoch = ts.steps, epochs = ts.epochs,
     batch_size = ts.batch_size, samples = ts.samples, shuffle = ts.shuffle, rng = T.get_rng_state(),
     epoch_rng = ts.epoch_rng, loss_sum = ts.loss_sum, seen = ts.seen, metrics = metrics, history = history,
+    callbacks = callbacks,
   }
   write(path, meta, names, values)
   return path
@@ -319,6 +337,32 @@ local function check_rng(v, what)
   need(type(v) == "table" and #v == 3 and math.type(v[1]) == "integer" and math.type(v[2]) == "integer"
        and math.type(v[3]) == "integer" and v[3] & 1 == 1, what .. " is not a generator state")
   return v
+end
+
+-- Puts the saved callback states back into this run's callbacks at the same places when
+-- they are of the same kind; a saved state without such a callback becomes a note.
+local function restore_callbacks(saved, tensors, callbacks, notes)
+  if saved == nil then return end
+  need(type(saved) == "table", "training.callbacks is not a list")
+  for _, e in ipairs(saved) do
+    need(type(e) == "table" and math.type(e.index) == "integer" and type(e.kind) == "string"
+         and type(e.values) == "table" and is_list_of(e.tensors, "string"), "training.callbacks entry")
+    local cb = callbacks[e.index]
+    if type(cb) == "table" and cb.kind == e.kind and cb.set_state then
+      local state = {}
+      for k, v in pairs(e.values) do state[k] = v end
+      for _, k in ipairs(e.tensors) do
+        local t = tensors[string.format("callback.%d.%s", e.index, k)]
+        need(t ~= nil, string.format("callback %d's tensor '%s' is missing", e.index, k))
+        state[k] = t
+      end
+      local ok, err = pcall(cb.set_state, state)
+      if not ok then error(string.format("callback %d (%s): %s", e.index, e.kind, bare(err)), 0) end
+    else
+      notes[#notes + 1] = string.format("the checkpoint holds the state of callback %d (%s), which this run's "
+                                        .. "callbacks do not have there; it starts afresh", e.index, e.kind)
+    end
+  end
 end
 
 -- Restores a training checkpoint into a compiled model inside fit: weights, optimizer,
@@ -372,6 +416,7 @@ function M.restore_training(model, path, ts, params)
       ts.history:append(rec[1], rec[2])
     end
   end
+  restore_callbacks(tr.callbacks, tensors, ts.callbacks or {}, notes)
   local metrics = type(tr.metrics) == "table" and tr.metrics or nil
   return {epoch = tr.epoch, step = tr.step, epoch_done = tr.epoch_done, epoch_rng = tr.epoch_rng,
           loss_sum = tr.loss_sum, seen = tr.seen, metrics = metrics, notes = notes}, meta

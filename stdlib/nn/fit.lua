@@ -10,6 +10,10 @@ local optim = require "optim"
 local shape = require "nn.shape"
 local History = require "train.history"
 local hooks = require "train.hooks"
+local options = require "nn.options"
+
+local FIT_OPTIONS = {"epochs", "batch_size", "shuffle", "validation_data", "validation_split", "callbacks", "verbose",
+                     "initial_epoch", "on_nan", "augment", "plot"}
 
 local function bare(msg)
   return (tostring(msg):gsub("^[^\n:]+:%d+: ", ""))
@@ -33,6 +37,7 @@ end
 
 function Module:compile(opts)
   if type(opts) ~= "table" then error("compile: expected a table {optimizer=, loss=, metrics=}", 2) end
+  options.check("compile", opts, {"optimizer", "loss", "metrics"}, 2)
   if opts.loss == nil then error("compile: a loss is required, e.g. loss='sparse_categorical_crossentropy'", 2) end
   local ok, err = pcall(function()
     self.optimizer = optim.get(opts.optimizer or "adam")
@@ -215,8 +220,10 @@ local function with_hooks(self, opts)
   return cbs
 end
 
--- Options whose bad values would otherwise be ignored without a word.
+-- Options whose bad names or values would otherwise be ignored without a word.
 local function check_fit_options(opts, level)
+  if type(opts) ~= "table" then error("fit: options must be a table {epochs=, batch_size=, ...}, got " .. type(opts), level + 1) end
+  options.check("fit", opts, FIT_OPTIONS, level + 1)
   local on_nan = opts.on_nan
   if on_nan ~= nil and on_nan ~= "stop" and on_nan ~= "error" and on_nan ~= "continue" then
     error(string.format("fit: on_nan must be 'stop', 'error' or 'continue', got %s", tostring(on_nan)), level + 1)
@@ -296,7 +303,8 @@ function Module:fit(x, y, opts)
   self.compute_input_grad = false  -- nothing upstream of the first layer needs it
   local ts = {epoch = opts.initial_epoch or 0, step = 0, epoch_done = true, epoch_rng = T.get_rng_state(),
               epochs = epochs, steps = steps, samples = n, batch_size = bs, shuffle = opts.shuffle ~= false,
-              history = history, metrics = self.metrics, loss_sum = 0, seen = 0, params = params}
+              history = history, metrics = self.metrics, loss_sum = 0, seen = 0, params = params,
+              callbacks = opts.callbacks or {}}
   local function abort(err)
     self.compute_input_grad = saved_input_grad
     self:train()
@@ -390,12 +398,14 @@ function Module:fit(x, y, opts)
   return history
 end
 
--- evaluate(x, y[, {batch_size=256}]) -> loss, metric1, metric2, ... (in compile's order).
+-- evaluate(x, y[, {batch_size=256, verbose=0}]) -> loss, metric1, metric2, ... (in compile's order).
 -- Without arguments, evaluate() switches to evaluation mode (dropout off, batch norm
 -- uses its running statistics), as in Torch7; train() switches back.
 function Module:evaluate(x, y, opts)
   if x == nil then return self:train(false) end
   opts = opts or {}
+  if type(opts) ~= "table" then error("evaluate: options must be a table {batch_size=}, got " .. type(opts), 2) end
+  options.check("evaluate", opts, {"batch_size", "verbose"}, 2)
   if not self.compiled then error("evaluate: compile the model first", 2) end
   self:check_data("evaluate", x, y, 2)
   self:check_labels("evaluate", y, 2)
@@ -431,10 +441,12 @@ local function result_like(out, n)
   return T.empty(s)
 end
 
--- predict(x[, {batch_size=256}]) -> a new tensor of outputs for every sample (a table of
+-- predict(x[, {batch_size=256, verbose=0}]) -> a new tensor of outputs for every sample (a table of
 -- them, keyed like the outputs, for a model with several outputs active in evaluation)
 function Module:predict(x, opts)
   opts = opts or {}
+  if type(opts) ~= "table" then error("predict: options must be a table {batch_size=}, got " .. type(opts), 2) end
+  options.check("predict", opts, {"batch_size", "verbose"}, 2)
   self:check_data("predict", x, false, 2)
   local bs = opts.batch_size or 256
   local was_training = self.training

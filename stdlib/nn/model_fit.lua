@@ -19,6 +19,7 @@ local Model = require "nn.model"
 local losses = require "nn.losses"
 local metrics = require "nn.metrics"
 local optim = require "optim"
+local options = require "nn.options"
 local shape = require "nn.shape"
 require "nn.fit"
 
@@ -83,7 +84,9 @@ local function plain(v, depth)
 end
 
 function Model:compile(opts)
-  if self.num_outputs == 1 and (type(opts) ~= "table" or type(opts.loss) ~= "table" or is_loss_object(opts.loss)) then
+  if type(opts) == "table" then options.check("compile", opts, {"optimizer", "loss", "loss_weights", "metrics"}, 2) end
+  if self.num_outputs == 1 and (type(opts) ~= "table" or opts.loss_weights == nil and
+                                (type(opts.loss) ~= "table" or is_loss_object(opts.loss))) then
     self._multi = nil
     return Module.compile(self, opts)
   end

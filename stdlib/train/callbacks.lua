@@ -4,6 +4,10 @@
 --   on_train_abort(model, ts, err)  (fit is leaving by an error)
 -- logs maps names to values: logs.loss, logs.val_accuracy, ...; ts is fit's loop state
 -- (epoch, step, steps, epochs, samples, batch_size, loss_sum, seen, history; see nn/fit.lua).
+-- A callback with state that must survive an interruption names its kind and has
+--   get_state() -> {name = number|string|boolean|tensor} and set_state(that table):
+-- training checkpoints (luacnn train --checkpoint) save it and --resume puts it back into
+-- the callback at the same place in fit's callbacks list, when it is of the same kind.
 local M = {}
 
 -- EarlyStopping{monitor='val_loss', patience=0, min_delta=0, mode='auto', restore_best_weights=false}
@@ -15,7 +19,7 @@ function M.EarlyStopping(opts)
   local mode = opts.mode or "auto"
   if mode == "auto" then mode = (monitor:find("acc") and "max") or "min" end
   if mode ~= "min" and mode ~= "max" then error("EarlyStopping: mode must be 'min', 'max' or 'auto'", 2) end
-  local cb = {monitor = monitor, best = nil, wait = 0, stopped_epoch = nil}
+  local cb = {kind = "EarlyStopping", monitor = monitor, best = nil, wait = 0, stopped_epoch = nil}
   local function better(v, best)
     if best == nil then return true end
     if mode == "min" then return v < best - min_delta end
@@ -23,6 +27,20 @@ function M.EarlyStopping(opts)
   end
   function cb.on_train_begin()
     cb.best, cb.wait, cb.stopped_epoch, cb.best_weights = nil, 0, nil, nil
+  end
+  -- what a resumed run needs to stop where the uninterrupted one would have
+  function cb.get_state()
+    return {monitor = monitor, best = cb.best, wait = cb.wait, best_epoch = cb.best_epoch, best_weights = cb.best_weights}
+  end
+  function cb.set_state(s)
+    if s.monitor ~= monitor then
+      error(string.format("EarlyStopping: the checkpoint's monitors '%s', this one '%s'", tostring(s.monitor), monitor), 0)
+    end
+    if (s.best ~= nil and type(s.best) ~= "number") or math.type(s.wait) ~= "integer"
+        or (s.best_epoch ~= nil and math.type(s.best_epoch) ~= "integer") then
+      error("EarlyStopping: the checkpoint's state is not numbers", 0)
+    end
+    cb.best, cb.wait, cb.best_epoch, cb.best_weights = s.best, s.wait, s.best_epoch, s.best_weights
   end
   function cb.on_epoch_end(epoch, logs, model)
     local v = logs[monitor]

@@ -92,6 +92,31 @@ describe("options that used to be ignored", function()
     end
   end)
 
+  it("misspelled option names in compile, fit, evaluate and predict, with the nearest name", function()
+    local m, x, y = classifier()
+    assert_error_here(error_of(function() m:fit(x, y, {bacth_size = 8, verbose = 0}) end),
+                      "fit: unknown option bacth_size (did you mean batch_size?); the options are augment, batch_size,")
+    assert_error_here(error_of(function() m:fit(x, y, {epoch = 2, verbose = 0}) end),
+                      "fit: unknown option epoch (did you mean epochs?)")
+    assert_error_here(error_of(function() m:fit(x, y, {verbose = 0, 5}) end), "fit: unknown option [1]; the options are")
+    assert_error_here(error_of(function() m:fit(x, y, 5) end), "fit: options must be a table")
+    local far = error_of(function() m:fit(x, y, {learning_rate = 0.1, verbose = 0}) end)
+    assert_error_here(far, "fit: unknown option learning_rate; the options are")
+    assert.is_nil(far:find("did you mean", 1, true), far)
+    assert_error_here(error_of(function() m:evaluate(x, y, {batchsize = 8}) end),
+                      "evaluate: unknown option batchsize (did you mean batch_size?)")
+    assert_error_here(error_of(function() m:predict(x, {batch = 8}) end), "predict: unknown option batch")
+    assert_error_here(error_of(function() m:compile{loss = "sparse_categorical_crossentropy", metric = {"accuracy"}} end),
+                      "compile: unknown option metric (did you mean metrics?)")
+    local input = nn.Input{2}
+    local g = nn.Model{inputs = input, outputs = nn.Dense(2, {activation = "softmax"})(input)}
+    assert_error_here(error_of(function() g:compile{loss = "sparse_categorical_crossentropy", los_weights = {}} end),
+                      "compile: unknown option los_weights (did you mean loss_weights?)")
+    -- one output with loss_weights: weighted like a head of a multi-output model
+    g:compile{loss = "sparse_categorical_crossentropy", loss_weights = {2}}
+    assert.equals(2, g.heads[1].weight)
+  end)
+
   it("optimizers: an infinite or NaN learning rate", function()
     for _, bad in ipairs{inf, nan, -inf} do
       for _, make in ipairs{optim.SGD, optim.Adam, optim.RMSprop} do

@@ -515,6 +515,55 @@ describe("checkpoints", function()
       assert.are.equal(full.optimizer.iterations, resumed.optimizer.iterations)
     end)
 
+    it("an EarlyStopping callback resumes with its counters and best weights", function()
+      local callbacks = require "train.callbacks"
+      -- min_delta so large that only the first epoch counts as an improvement: patience 2
+      -- stops at epoch 4, and the best weights are epoch 1's
+      local function early() return callbacks.EarlyStopping{monitor = "loss", patience = 2, min_delta = 100,
+                                                             restore_best_weights = true, verbose = false} end
+      data()
+      local full, es_full = setup_model(), early()
+      local hist_full = full:fit(x, y, {epochs = 8, batch_size = 4, verbose = 0, callbacks = {es_full}})
+      assert.are.equal(4, #hist_full.epoch)
+
+      data()
+      local part, es_part = setup_model(), early()
+      local file = path("early.ckpt")
+      local stop = {on_batch_end = function(s, _, m, ts)
+        if ts.epoch == 3 and s == 2 then
+          nn.checkpoint.save_training(m, file, ts)
+          error("stop here", 0)
+        end
+      end}
+      assert.is_false(pcall(part.fit, part, x, y, {epochs = 8, batch_size = 4, verbose = 0, callbacks = {es_part, stop}}))
+
+      data()
+      local resumed, es = setup_model(), early()
+      local notes
+      local from = {on_train_begin = function(m, ts)
+        ts.resume = nn.checkpoint.restore_training(m, file, ts, ts.params)
+        notes = ts.resume.notes
+      end}
+      local hist = resumed:fit(x, y, {epochs = 8, batch_size = 4, verbose = 0, callbacks = {es, from}})
+      assert.are.same({}, notes)
+      assert.are.same(hist_full.epoch, hist.epoch)  -- stopped at epoch 4, not 3 epochs after the resume
+      assert.are.equal(es_full.best, es.best)
+      assert.are.equal(es_full.best_epoch, es.best_epoch)
+      local same, which = tensors_equal(full, resumed)
+      assert.is_true(same, which)
+
+      -- the same checkpoint with no EarlyStopping in that place: a note, and training goes on
+      data()
+      local other = setup_model()
+      local from2 = {on_train_begin = function(m, ts)
+        ts.resume = nn.checkpoint.restore_training(m, file, ts, ts.params)
+        notes = ts.resume.notes
+      end}
+      other:fit(x, y, {epochs = 4, batch_size = 4, verbose = 0, callbacks = {from2}})
+      assert.are.equal(1, #notes)
+      assert.is_true(has(notes[1], "callback 1 (EarlyStopping), which this run's callbacks do not have there"), notes[1])
+    end)
+
     it("resume a multi-output graph model mid-epoch, per-output losses included", function()
       local function graph_model()
         T.manual_seed(6)
