@@ -611,6 +611,9 @@ static void batchnorm_tests(lc_pool *pool) {
     static const int64_t runs[] = {1, 4, 7, 8, 9, 15, 16, 17, 31, 64, 1027};
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++)
       batchnorm_case(2 + (int64_t)(i * 5) % 9, 1 + (int64_t)i % 4 * 3, runs[i], training, 0, i % 2 ? pool : NULL);
+    /* more runs than the float lanes take between two flushes into double */
+    batchnorm_case(70, 3, 4, training, 0, pool);
+    batchnorm_case(20, 2, 100, training, 0, NULL);
     /* a mean far above the spread: the variance must not come from E[x^2] - E[x]^2 in float */
     batchnorm_case(16, 3, 100, training, 3000, pool);
   }
