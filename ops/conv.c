@@ -586,10 +586,17 @@ static int tiny_possible(const conv_dims *d, const lc_conv2d_params *p) {
   return d->G == 1 && p->dilation_h == 1 && p->dilation_w == 1 && d->KH * d->KW <= TINY_MAX_TAPS;
 }
 
-/* Chosen for maps of at most 4 positions where at most half the taps read the input. */
+/* Chosen for maps of at most 4 positions where at most half the taps read the input, and
+ * for strided kernels with at most 16 output positions (ResNet's 3x3/2 convolutions on
+ * 8x8 and 4x4 maps), where im2col's short strided rows and the batch split's per-part
+ * weight gradients cost more than the products: 1 thread, batch 64 (bench's cb), the
+ * 64->128 8x8/2 layer forward 4.2 -> 3.0 ms, backward 8.1 -> 5.9; 2 threads backward 9.0
+ * -> 4.9 (128->256 on 4x4: 8.9 -> 4.0). */
+#define TINY_MAX_P_STRIDED 16
 static int tiny_chosen(const conv_dims *d, const lc_conv2d_params *p) {
-  return p->algo == LC_CONV_AUTO && tiny_possible(d, p) && d->P <= TINY_MAX_P && d->KH * d->KW > 1 &&
-         2 * tiny_useful_taps(d, p) <= d->P * d->KH * d->KW;
+  if (p->algo != LC_CONV_AUTO || !tiny_possible(d, p) || d->KH * d->KW == 1) return 0;
+  if (d->P <= TINY_MAX_P_STRIDED && (p->stride_h > 1 || p->stride_w > 1)) return 1;
+  return d->P <= TINY_MAX_P && 2 * tiny_useful_taps(d, p) <= d->P * d->KH * d->KW;
 }
 
 /* dst [A, B] (rows B apart) = src [B, A] transposed, for each of `n` matrices. */

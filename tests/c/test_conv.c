@@ -226,6 +226,8 @@ static void conv_tiny_shapes(lc_pool *pool) {
     {.N = 3, .C = 64, .H = 1, .W = 1, .O = 48, .KH = 3, .KW = 3, .p = {1, 1, 1, 1, 1, 1, 1, 0, 0}},
     {.N = 5, .C = 40, .H = 2, .W = 2, .O = 33, .KH = 3, .KW = 3, .p = {1, 1, 1, 1, 1, 1, 1, 0, 0}},
     {.N = 4, .C = 24, .H = 2, .W = 2, .O = 40, .KH = 3, .KW = 3, .p = {2, 2, 1, 1, 1, 1, 1, 0, 0}},
+    {.N = 3, .C = 16, .H = 8, .W = 8, .O = 24, .KH = 3, .KW = 3, .p = {2, 2, 1, 1, 1, 1, 1, 0, 0}},
+    {.N = 2, .C = 9, .H = 7, .W = 7, .O = 17, .KH = 3, .KW = 3, .p = {2, 2, 1, 1, 1, 1, 1, 1, 0}},
   };
   for (size_t i = 0; i < sizeof resnet / sizeof resnet[0]; i++) {
     lc_tensor x = tensor4(1, resnet[i].C, resnet[i].H, resnet[i].W, 0, 1);
@@ -234,11 +236,16 @@ static void conv_tiny_shapes(lc_pool *pool) {
     lc_tensor_release(&x), lc_tensor_release(&w);
     conv_compare(&resnet[i], pool, (int)i % 2, 1);
   }
-  /* an 8x8 map, and a 2x2 map from a 4x4 input without padding (every tap useful), stay GEMM */
+  /* an 8x8 map, a 2x2 map from a 4x4 input without padding (every tap useful), and a
+   * strided 1x1 kernel stay GEMM */
   lc_conv2d_params same = {1, 1, 1, 1, 1, 1, 1, 0, 0}, valid = {1, 1, 0, 0, 1, 1, 1, 0, 0};
   lc_tensor x8 = tensor4(1, 64, 8, 8, 0, 1), x4 = tensor4(1, 64, 4, 4, 0, 1), w = tensor4(64, 64, 3, 3, 0, 1);
   CHECK(lc_conv2d_algo(&x8, &w, &same) == LC_CONV_GEMM, "an 8x8 map runs GEMM");
   CHECK(lc_conv2d_algo(&x4, &w, &valid) == LC_CONV_GEMM, "a 2x2 map with every tap useful runs GEMM");
+  lc_conv2d_params down = {2, 2, 0, 0, 1, 1, 1, 0, 0};
+  lc_tensor w1 = tensor4(64, 64, 1, 1, 0, 1);
+  CHECK(lc_conv2d_algo(&x8, &w1, &down) == LC_CONV_GEMM, "a 1x1 stride-2 shortcut runs GEMM");
+  lc_tensor_release(&w1);
   lc_tensor_release(&x8), lc_tensor_release(&x4), lc_tensor_release(&w);
   /* forced where it cannot run: an error that names the algorithm */
   lc_error e;
