@@ -564,7 +564,6 @@ static int direct_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc
  *   yt  [N, P, O]         the output (or dy), channels last
  *   yt[:, p, :] += xt[:, pixel(p, i, j0..j1), :] [N, (j1-j0)*C] @ wt[:, i*KW + j0..j1, :]^T
  * Dimension letters as at the top of the file; T = KH*KW taps. */
-#define TINY_MAX_P 4
 
 /* The taps [k0, k1) of a kernel dim that read inside the input for output coordinate o. */
 static void tiny_taps(int64_t o, int64_t stride, int64_t pad, int64_t in, int64_t k, int64_t *k0, int64_t *k1) {
@@ -586,17 +585,16 @@ static int tiny_possible(const conv_dims *d, const lc_conv2d_params *p) {
   return d->G == 1 && p->dilation_h == 1 && p->dilation_w == 1 && d->KH * d->KW <= TINY_MAX_TAPS;
 }
 
-/* Chosen for maps of at most 4 positions where at most half the taps read the input, and
- * for strided kernels with at most 16 output positions (ResNet's 3x3/2 convolutions on
- * 8x8 and 4x4 maps), where im2col's short strided rows and the batch split's per-part
- * weight gradients cost more than the products: 1 thread, batch 64 (bench's cb), the
- * 64->128 8x8/2 layer forward 4.2 -> 3.0 ms, backward 8.1 -> 5.9; 2 threads backward 9.0
- * -> 4.9 (128->256 on 4x4: 8.9 -> 4.0). */
-#define TINY_MAX_P_STRIDED 16
+/* Chosen for output maps of at most 16 positions (ResNet-18's layer2-4 on 32x32 images:
+ * 4x4, 2x2, 1x1), where im2col's short rows, the output copies and the batch split's
+ * per-part weight gradients cost more than the products. Measured with batch 64, 1
+ * thread, ms forward / backward, im2col + GEMM -> this: 128->128 3x3 on 4x4 8.9 / 18.9
+ * -> 4.3 / 8.2; 64->128 3x3/2 on 8x8 4.2 / 8.1 -> 3.0 / 5.9 (2 threads, backward 9.0 ->
+ * 4.9); 128->128 3x3 on 4x4 unpadded (every tap useful) 2.9 / 4.9 -> 1.7 / 3.3. On 8x8
+ * maps (64 positions) the two were even, on 16x16 GEMM won. */
+#define TINY_MAX_P 16
 static int tiny_chosen(const conv_dims *d, const lc_conv2d_params *p) {
-  if (p->algo != LC_CONV_AUTO || !tiny_possible(d, p) || d->KH * d->KW == 1) return 0;
-  if (d->P <= TINY_MAX_P_STRIDED && (p->stride_h > 1 || p->stride_w > 1)) return 1;
-  return d->P <= TINY_MAX_P && 2 * tiny_useful_taps(d, p) <= d->P * d->KH * d->KW;
+  return p->algo == LC_CONV_AUTO && tiny_possible(d, p) && d->KH * d->KW > 1 && d->P <= TINY_MAX_P;
 }
 
 /* dst [A, B] (rows B apart) = src [B, A] transposed, for each of `n` matrices. */

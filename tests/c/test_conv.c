@@ -199,7 +199,7 @@ static void conv_direct_shapes(lc_pool *pool) {
 
 /* The tiny-map algorithm (taps that only read padding dropped) forced on small maps of
  * every kernel, stride and padding, odd channel counts; chosen by itself for ResNet-18's
- * last stages on 32x32 images and not for larger maps or where most taps are useful. */
+ * later stages on 32x32 images and not for larger maps or 1x1 kernels. */
 static void conv_tiny_shapes(lc_pool *pool) {
   static const int64_t sizes[][2] = {{1, 1}, {2, 2}, {1, 3}, {3, 2}, {4, 4}, {5, 3}};
   static const int64_t ks[][2] = {{3, 3}, {1, 1}, {2, 3}, {5, 5}, {3, 1}};
@@ -221,13 +221,14 @@ static void conv_tiny_shapes(lc_pool *pool) {
           cases++;
         }
   CHECK(cases > 90, "the tiny-map grid ran %d cases", cases);
-  /* ResNet-18's layer3/layer4 shapes (a smaller batch), chosen by the automatic choice */
+  /* ResNet-18's layer2-4 shapes (a smaller batch), chosen by the automatic choice */
   static const conv_case resnet[] = {
     {.N = 3, .C = 64, .H = 1, .W = 1, .O = 48, .KH = 3, .KW = 3, .p = {1, 1, 1, 1, 1, 1, 1, 0, 0}},
     {.N = 5, .C = 40, .H = 2, .W = 2, .O = 33, .KH = 3, .KW = 3, .p = {1, 1, 1, 1, 1, 1, 1, 0, 0}},
     {.N = 4, .C = 24, .H = 2, .W = 2, .O = 40, .KH = 3, .KW = 3, .p = {2, 2, 1, 1, 1, 1, 1, 0, 0}},
     {.N = 3, .C = 16, .H = 8, .W = 8, .O = 24, .KH = 3, .KW = 3, .p = {2, 2, 1, 1, 1, 1, 1, 0, 0}},
     {.N = 2, .C = 9, .H = 7, .W = 7, .O = 17, .KH = 3, .KW = 3, .p = {2, 2, 1, 1, 1, 1, 1, 1, 0}},
+    {.N = 7, .C = 32, .H = 4, .W = 4, .O = 24, .KH = 3, .KW = 3, .p = {1, 1, 1, 1, 1, 1, 1, 0, 0}},
   };
   for (size_t i = 0; i < sizeof resnet / sizeof resnet[0]; i++) {
     lc_tensor x = tensor4(1, resnet[i].C, resnet[i].H, resnet[i].W, 0, 1);
@@ -236,12 +237,13 @@ static void conv_tiny_shapes(lc_pool *pool) {
     lc_tensor_release(&x), lc_tensor_release(&w);
     conv_compare(&resnet[i], pool, (int)i % 2, 1);
   }
-  /* an 8x8 map, a 2x2 map from a 4x4 input without padding (every tap useful), and a
-   * strided 1x1 kernel stay GEMM */
+  /* an 8x8 map and a strided 1x1 kernel stay GEMM; a 4x4 map and a 2x2 map from a 4x4
+   * input without padding (every tap useful) do not */
   lc_conv2d_params same = {1, 1, 1, 1, 1, 1, 1, 0, 0}, valid = {1, 1, 0, 0, 1, 1, 1, 0, 0};
   lc_tensor x8 = tensor4(1, 64, 8, 8, 0, 1), x4 = tensor4(1, 64, 4, 4, 0, 1), w = tensor4(64, 64, 3, 3, 0, 1);
   CHECK(lc_conv2d_algo(&x8, &w, &same) == LC_CONV_GEMM, "an 8x8 map runs GEMM");
-  CHECK(lc_conv2d_algo(&x4, &w, &valid) == LC_CONV_GEMM, "a 2x2 map with every tap useful runs GEMM");
+  CHECK(lc_conv2d_algo(&x4, &w, &same) == LC_CONV_TINY, "a 4x4 map takes the tiny-map path");
+  CHECK(lc_conv2d_algo(&x4, &w, &valid) == LC_CONV_TINY, "a 2x2 map with every tap useful takes the tiny-map path");
   lc_conv2d_params down = {2, 2, 0, 0, 1, 1, 1, 0, 0};
   lc_tensor w1 = tensor4(64, 64, 1, 1, 0, 1);
   CHECK(lc_conv2d_algo(&x8, &w1, &down) == LC_CONV_GEMM, "a 1x1 stride-2 shortcut runs GEMM");
