@@ -221,7 +221,7 @@ static void conv_tiny_shapes(lc_pool *pool) {
           cases++;
         }
   CHECK(cases > 90, "the tiny-map grid ran %d cases", cases);
-  /* ResNet-18's layer2-4 shapes (a smaller batch), chosen by the automatic choice */
+  /* ResNet-18's layer1-4 shapes (a smaller batch), chosen by the automatic choice */
   static const conv_case resnet[] = {
     {.N = 3, .C = 64, .H = 1, .W = 1, .O = 48, .KH = 3, .KW = 3, .p = {1, 1, 1, 1, 1, 1, 1, 0, 0}},
     {.N = 5, .C = 40, .H = 2, .W = 2, .O = 33, .KH = 3, .KW = 3, .p = {1, 1, 1, 1, 1, 1, 1, 0, 0}},
@@ -229,6 +229,7 @@ static void conv_tiny_shapes(lc_pool *pool) {
     {.N = 3, .C = 16, .H = 8, .W = 8, .O = 24, .KH = 3, .KW = 3, .p = {2, 2, 1, 1, 1, 1, 1, 0, 0}},
     {.N = 2, .C = 9, .H = 7, .W = 7, .O = 17, .KH = 3, .KW = 3, .p = {2, 2, 1, 1, 1, 1, 1, 1, 0}},
     {.N = 7, .C = 32, .H = 4, .W = 4, .O = 24, .KH = 3, .KW = 3, .p = {1, 1, 1, 1, 1, 1, 1, 0, 0}},
+    {.N = 5, .C = 16, .H = 8, .W = 8, .O = 16, .KH = 3, .KW = 3, .p = {1, 1, 1, 1, 1, 1, 1, 1, 0}},
   };
   for (size_t i = 0; i < sizeof resnet / sizeof resnet[0]; i++) {
     lc_tensor x = tensor4(1, resnet[i].C, resnet[i].H, resnet[i].W, 0, 1);
@@ -237,11 +238,14 @@ static void conv_tiny_shapes(lc_pool *pool) {
     lc_tensor_release(&x), lc_tensor_release(&w);
     conv_compare(&resnet[i], pool, (int)i % 2, 1);
   }
-  /* an 8x8 map and a strided 1x1 kernel stay GEMM; a 4x4 map and a 2x2 map from a 4x4
-   * input without padding (every tap useful) do not */
+  /* a 9x8 map and a strided 1x1 kernel stay GEMM; 8x8 and 4x4 maps and a 2x2 map from a
+   * 4x4 input without padding (every tap useful) do not */
   lc_conv2d_params same = {1, 1, 1, 1, 1, 1, 1, 0, 0}, valid = {1, 1, 0, 0, 1, 1, 1, 0, 0};
   lc_tensor x8 = tensor4(1, 64, 8, 8, 0, 1), x4 = tensor4(1, 64, 4, 4, 0, 1), w = tensor4(64, 64, 3, 3, 0, 1);
-  CHECK(lc_conv2d_algo(&x8, &w, &same) == LC_CONV_GEMM, "an 8x8 map runs GEMM");
+  lc_tensor x98 = tensor4(1, 64, 9, 8, 0, 1);
+  CHECK(lc_conv2d_algo(&x98, &w, &same) == LC_CONV_GEMM, "a 9x8 map runs GEMM");
+  CHECK(lc_conv2d_algo(&x8, &w, &same) == LC_CONV_TINY, "an 8x8 map takes the tiny-map path");
+  lc_tensor_release(&x98);
   CHECK(lc_conv2d_algo(&x4, &w, &same) == LC_CONV_TINY, "a 4x4 map takes the tiny-map path");
   CHECK(lc_conv2d_algo(&x4, &w, &valid) == LC_CONV_TINY, "a 2x2 map with every tap useful takes the tiny-map path");
   lc_conv2d_params down = {2, 2, 0, 0, 1, 1, 1, 0, 0};
