@@ -585,17 +585,20 @@ static int tiny_possible(const conv_dims *d, const lc_conv2d_params *p) {
   return d->G == 1 && p->dilation_h == 1 && p->dilation_w == 1 && d->KH * d->KW <= TINY_MAX_TAPS;
 }
 
-/* Chosen for output maps of at most 64 positions (ResNet-18's layer1-4 on 32x32 images:
- * 8x8 down to 1x1), where im2col's short rows, the output copies and the batch split's
+/* Chosen for output maps of at most 16 positions, and of at most 64 with at most 64 input
+ * channels (ResNet-18's layer1-4 on 32x32 images: 8x8 down to 1x1), where im2col's short rows, the output copies and the batch split's
  * per-part weight gradients cost more than the products. Measured with batch 64, 1
  * thread, ms forward / backward, im2col + GEMM -> this: 64->64 3x3 on 8x8 8.5 / 15.8 ->
  * 5.0 / 8.3 (best of 15, repeated: 6.6-9.3 / 11.5-19.3 -> 4.8-6.4 / 8.0-12.4); 128->128
  * 3x3 on 4x4 8.9 / 18.9 -> 4.3 / 8.2; 64->128 3x3/2 on 8x8 4.2 / 8.1 -> 3.0 / 5.9 (2
  * threads, backward 9.0 -> 4.9); 128->256 3x3 on 8x8 even (36.9 / 69.4); on 16x16 maps
  * GEMM won (128->128: 74-80 / 141-147 -> 87-121 / 144-228). */
-#define TINY_MAX_P 64
+#define TINY_MAX_P 16
+#define TINY_MAX_P_FEW_CHANNELS 64
+#define TINY_FEW_CHANNELS 64
 static int tiny_chosen(const conv_dims *d, const lc_conv2d_params *p) {
-  return p->algo == LC_CONV_AUTO && tiny_possible(d, p) && d->KH * d->KW > 1 && d->P <= TINY_MAX_P;
+  if (p->algo != LC_CONV_AUTO || !tiny_possible(d, p) || d->KH * d->KW == 1) return 0;
+  return d->P <= TINY_MAX_P || (d->P <= TINY_MAX_P_FEW_CHANNELS && d->C <= TINY_FEW_CHANNELS);
 }
 
 /* dst [A, B] (rows B apart) = src [B, A] transposed, for each of `n` matrices. */

@@ -39,8 +39,8 @@ int64_t lc_conv2d_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, i
 int lc_conv2d_output_size(int64_t C, int64_t H, int64_t W, const int64_t *wshape, const lc_conv2d_params *p,
                           int64_t *OH, int64_t *OW, lc_error *e);
 
-/* The algorithm a convolution of x with w runs: LC_CONV_TINY for output maps of at most 64
- * positions (ResNet's stages on small images: each position multiplies only its
+/* The algorithm a convolution of x with w runs: LC_CONV_TINY for output maps of at most 16
+ * positions, or 64 with at most 64 input channels (ResNet's stages on small images: each position multiplies only its
  * taps inside the input, channels-last GEMMs; kernels above 1x1, ungrouped, dilation 1), LC_CONV_DIRECT (conv_direct.h) for stride-1 ungrouped
  * layers with few input taps on a CPU with AVX2, else LC_CONV_GEMM; p->algo forces one
  * (a forced algorithm that cannot run is an error). */

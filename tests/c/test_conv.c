@@ -238,13 +238,17 @@ static void conv_tiny_shapes(lc_pool *pool) {
     lc_tensor_release(&x), lc_tensor_release(&w);
     conv_compare(&resnet[i], pool, (int)i % 2, 1);
   }
-  /* a 9x8 map and a strided 1x1 kernel stay GEMM; 8x8 and 4x4 maps and a 2x2 map from a
-   * 4x4 input without padding (every tap useful) do not */
+  /* a 9x8 map, an 8x8 map of 128 channels and a strided 1x1 kernel stay GEMM; 8x8 maps of
+   * 64 channels, 4x4 maps and a 2x2 map from a 4x4 input without padding (every tap
+   * useful) do not */
   lc_conv2d_params same = {1, 1, 1, 1, 1, 1, 1, 0, 0}, valid = {1, 1, 0, 0, 1, 1, 1, 0, 0};
   lc_tensor x8 = tensor4(1, 64, 8, 8, 0, 1), x4 = tensor4(1, 64, 4, 4, 0, 1), w = tensor4(64, 64, 3, 3, 0, 1);
   lc_tensor x98 = tensor4(1, 64, 9, 8, 0, 1);
   CHECK(lc_conv2d_algo(&x98, &w, &same) == LC_CONV_GEMM, "a 9x8 map runs GEMM");
-  CHECK(lc_conv2d_algo(&x8, &w, &same) == LC_CONV_TINY, "an 8x8 map takes the tiny-map path");
+  CHECK(lc_conv2d_algo(&x8, &w, &same) == LC_CONV_TINY, "an 8x8 map of 64 channels takes the tiny-map path");
+  lc_tensor x8w = tensor4(1, 128, 8, 8, 0, 1), w8w = tensor4(256, 128, 3, 3, 0, 1);
+  CHECK(lc_conv2d_algo(&x8w, &w8w, &same) == LC_CONV_GEMM, "an 8x8 map of 128 channels runs GEMM");
+  lc_tensor_release(&x8w), lc_tensor_release(&w8w);
   lc_tensor_release(&x98);
   CHECK(lc_conv2d_algo(&x4, &w, &same) == LC_CONV_TINY, "a 4x4 map takes the tiny-map path");
   CHECK(lc_conv2d_algo(&x4, &w, &valid) == LC_CONV_TINY, "a 2x2 map with every tap useful takes the tiny-map path");
