@@ -656,14 +656,16 @@ static int tiny_row(const conv_dims *d, const lc_conv2d_params *p, int64_t q, in
   return 1;
 }
 
-/* One call's operands; the pool's parts take output channels (forward, weight gradient)
- * or samples (input gradient), each with single-threaded GEMMs: one wait per pass, not
- * one per product. */
+/* One call's operands. Each pass is one run on the pool: the parts take samples (the
+ * layout changes, the forward products, the input gradient) and output channels (the
+ * weight packing and the weight gradient), with single-threaded GEMMs: two waits a call
+ * each way, not one per product. */
 typedef struct tiny_job {
   const conv_dims *d;
   const lc_conv2d_params *p;
-  const float *w;
-  float *dw;
+  const float *x, *w, *b, *dy, *y;
+  float *out, *dx, *dw;
+  double *db;                       /* per output channel, for the bias gradient */
   const int64_t *taps;
   int64_t ntaps;
   float *xt, *wt, *yt, *dxt, *dwt;  /* yt holds dy in backward */
@@ -679,84 +681,135 @@ static int tiny_gemm(float *c, int64_t ldc, const float *a, int64_t lda, int ta,
   return lc_gemm(&tc, &tA, ta, &tB, tb, 1.0f, beta, NULL, NULL, e);
 }
 
+/* This part's samples [*n0, *n1) and output channels [*o0, *o1) (in 16s). */
+static void tiny_ranges(const conv_dims *d, int part, int nparts, long long *n0, long long *n1, long long *o0,
+                        long long *o1) {
+  lc_split_range(d->N, nparts, part, 1, n0, n1);
+  lc_split_range(d->O, nparts, part, 16, o0, o1);
+}
+
+/* Forward, first pass: xt for this part's samples, wt for its output channels. */
+static void tiny_forward_prepare(void *ctx, int part, int nparts) {
+  tiny_job *j = ctx;
+  const conv_dims *d = j->d;
+  int64_t HW = d->H * d->W;
+  long long n0, n1, o0, o1;
+  tiny_ranges(d, part, nparts, &n0, &n1, &o0, &o1);
+  if (n1 > n0) transpose_each(j->xt + n0 * HW * d->C, j->x + n0 * d->C * HW, n1 - n0, d->C, HW);
+  if (o1 > o0) tiny_pack_weights(j->wt, j->w, d, j->taps, j->ntaps, o0, o1);
+}
+
+/* Forward, second pass: this part's samples, every output channel, back to [N, O, P]. */
 static void tiny_forward_part(void *ctx, int part, int nparts) {
   tiny_job *j = ctx;
   const conv_dims *d = j->d;
   int64_t T = d->KH * d->KW, HW = d->H * d->W;
-  long long o0, o1;
-  lc_split_range(d->O, nparts, part, 16, &o0, &o1);
-  if (o1 <= o0) return;
-  tiny_pack_weights(j->wt, j->w, d, j->taps, j->ntaps, o0, o1);
+  long long n0, n1, o0, o1;
+  tiny_ranges(d, part, nparts, &n0, &n1, &o0, &o1);
+  if (n1 <= n0) return;
+  int64_t S = n1 - n0;
+  float *yt = j->yt + n0 * d->P * d->O;
   for (int64_t q = 0; q < d->P; q++) {
-    float beta = 0.0f, *out = j->yt + q * d->O + o0;
+    float beta = 0.0f;
     for (int64_t i = 0; i < d->KH; i++) {
       int64_t j0, j1, xoff;
       if (!tiny_row(d, j->p, q, i, &j0, &j1, &xoff)) continue;
       int64_t K = (j1 - j0) * d->C;
-      if (tiny_gemm(out, d->P * d->O, j->xt + xoff, HW * d->C, 0, j->wt + o0 * T * d->C + (i * d->KW + j0) * d->C,
-                    T * d->C, 1, d->N, o1 - o0, K, beta, &j->err))
+      if (tiny_gemm(yt + q * d->O, d->P * d->O, j->xt + n0 * HW * d->C + xoff, HW * d->C, 0,
+                    j->wt + (i * d->KW + j0) * d->C, T * d->C, 1, S, d->O, K, beta, &j->err))
         j->failed = 1;
       beta = 1.0f;
     }
     if (beta == 0.0f)  /* no tap reads the input: the output is the bias alone */
-      for (int64_t n = 0; n < d->N; n++) memset(out + n * d->P * d->O, 0, sizeof(float) * (size_t)(o1 - o0));
+      for (int64_t n = 0; n < S; n++) memset(yt + (n * d->P + q) * d->O, 0, sizeof(float) * (size_t)d->O);
   }
+  float *y = j->out + n0 * d->O * d->P;
+  transpose_each(y, yt, S, d->P, d->O);
+  if (j->b || j->p->relu)
+    for (int64_t n = 0; n < S; n++)
+      for (int64_t o = 0; o < d->O; o++) {
+        float bias = j->b ? j->b[o] : 0.0f, *yr = y + (n * d->O + o) * d->P;
+        for (int64_t q = 0; q < d->P; q++) {
+          float v = yr[q] + bias;
+          yr[q] = j->p->relu && v <= 0 ? 0.0f : v;  /* NaN stays NaN */
+        }
+      }
 }
 
-/* The weight gradient for output channels [o0, o1): dwt[o, taps] = sum over q of
- * dy_q^T [O, N] @ xt[:, pixels of q's row] [N, K], then added onto dw [O, C, T]. */
-static void tiny_weight_grad_part(void *ctx, int part, int nparts) {
+/* Backward, first pass: xt and dy channels last (masked by a fused ReLU) for this part's
+ * samples; wt and a zeroed dwt for its output channels. */
+static void tiny_backward_prepare(void *ctx, int part, int nparts) {
   tiny_job *j = ctx;
   const conv_dims *d = j->d;
   int64_t T = d->KH * d->KW, HW = d->H * d->W;
-  long long o0, o1;
-  lc_split_range(d->O, nparts, part, 16, &o0, &o1);
-  if (o1 <= o0) return;
-  tiny_pack_weights(j->wt, j->w, d, j->taps, j->ntaps, o0, o1);  /* for the input gradient */
+  long long n0, n1, o0, o1;
+  tiny_ranges(d, part, nparts, &n0, &n1, &o0, &o1);
+  if (n1 > n0) {
+    transpose_each(j->xt + n0 * HW * d->C, j->x + n0 * d->C * HW, n1 - n0, d->C, HW);
+    for (int64_t n = n0; n < n1; n++)
+      for (int64_t o = 0; o < d->O; o++) {
+        const float *g = j->dy + (n * d->O + o) * d->P, *yr = j->p->relu ? j->y + (n * d->O + o) * d->P : NULL;
+        for (int64_t q = 0; q < d->P; q++) j->yt[(n * d->P + q) * d->O + o] = yr && !(yr[q] > 0) ? 0.0f : g[q];
+      }
+  }
+  if (o1 > o0 && j->dx) tiny_pack_weights(j->wt, j->w, d, j->taps, j->ntaps, o0, o1);
   for (int64_t o = o0; o < o1; o++)
     for (int64_t k = 0; k < j->ntaps; k++) memset(j->dwt + (o * T + j->taps[k]) * d->C, 0, sizeof(float) * (size_t)d->C);
-  for (int64_t q = 0; q < d->P; q++)
-    for (int64_t i = 0; i < d->KH; i++) {
-      int64_t j0, j1, xoff;
-      if (!tiny_row(d, j->p, q, i, &j0, &j1, &xoff)) continue;
-      int64_t K = (j1 - j0) * d->C;
-      if (tiny_gemm(j->dwt + o0 * T * d->C + (i * d->KW + j0) * d->C, T * d->C, j->yt + q * d->O + o0, d->P * d->O, 1,
-                    j->xt + xoff, HW * d->C, 0, o1 - o0, K, d->N, 1.0f, &j->err))
-        j->failed = 1;
-    }
-  for (int64_t o = o0; o < o1; o++)
-    for (int64_t c = 0; c < d->C; c++) {
-      float *dst = j->dw + (o * d->C + c) * T;
-      const float *src = j->dwt + o * T * d->C + c;
-      for (int64_t k = 0; k < j->ntaps; k++) dst[j->taps[k]] += src[j->taps[k] * d->C];
-    }
 }
 
-/* The input gradient of samples [n0, n1): dxt[n, pixels] += dy_q [n, O] @ wt[:, taps]. */
-static void tiny_input_grad_part(void *ctx, int part, int nparts) {
+/* Backward, second pass. Output channels [o0, o1): dwt[o, taps] = sum over q of
+ * dy_q^T [O, N] @ xt[:, pixels of q's row] [N, K], added onto dw [O, C, T], and the bias
+ * sums. Samples [n0, n1): dxt[n, pixels] += dy_q [n, O] @ wt[:, taps], back to [N, C, H*W]. */
+static void tiny_backward_part(void *ctx, int part, int nparts) {
   tiny_job *j = ctx;
   const conv_dims *d = j->d;
   int64_t T = d->KH * d->KW, HW = d->H * d->W;
-  long long n0, n1;
-  lc_split_range(d->N, nparts, part, 1, &n0, &n1);
-  if (n1 <= n0) return;
-  memset(j->dxt + n0 * HW * d->C, 0, sizeof(float) * (size_t)((n1 - n0) * HW * d->C));
+  long long n0, n1, o0, o1;
+  tiny_ranges(d, part, nparts, &n0, &n1, &o0, &o1);
+  if (o1 > o0) {
+    for (int64_t q = 0; q < d->P; q++)
+      for (int64_t i = 0; i < d->KH; i++) {
+        int64_t j0, j1, xoff;
+        if (!tiny_row(d, j->p, q, i, &j0, &j1, &xoff)) continue;
+        int64_t K = (j1 - j0) * d->C;
+        if (tiny_gemm(j->dwt + o0 * T * d->C + (i * d->KW + j0) * d->C, T * d->C, j->yt + q * d->O + o0, d->P * d->O,
+                      1, j->xt + xoff, HW * d->C, 0, o1 - o0, K, d->N, 1.0f, &j->err))
+          j->failed = 1;
+      }
+    for (int64_t o = o0; o < o1; o++)
+      for (int64_t c = 0; c < d->C; c++) {
+        float *dst = j->dw + (o * d->C + c) * T;
+        const float *src = j->dwt + o * T * d->C + c;
+        for (int64_t k = 0; k < j->ntaps; k++) dst[j->taps[k]] += src[j->taps[k] * d->C];
+      }
+    if (j->db) {
+      for (int64_t o = o0; o < o1; o++) j->db[o] = 0;
+      for (int64_t r = 0; r < d->N * d->P; r++)
+        for (int64_t o = o0; o < o1; o++) j->db[o] += j->yt[r * d->O + o];
+    }
+  }
+  if (n1 <= n0 || !j->dx) return;
+  int64_t S = n1 - n0;
+  float *dxt = j->dxt + n0 * HW * d->C;
+  memset(dxt, 0, sizeof(float) * (size_t)(S * HW * d->C));
   for (int64_t q = 0; q < d->P; q++)
     for (int64_t i = 0; i < d->KH; i++) {
       int64_t j0, j1, xoff;
       if (!tiny_row(d, j->p, q, i, &j0, &j1, &xoff)) continue;
       int64_t K = (j1 - j0) * d->C;
-      if (tiny_gemm(j->dxt + n0 * HW * d->C + xoff, HW * d->C, j->yt + n0 * d->P * d->O + q * d->O, d->P * d->O, 0,
-                    j->wt + (i * d->KW + j0) * d->C, T * d->C, 0, n1 - n0, K, d->O, 1.0f, &j->err))
+      if (tiny_gemm(dxt + xoff, HW * d->C, j->yt + n0 * d->P * d->O + q * d->O, d->P * d->O, 0,
+                    j->wt + (i * d->KW + j0) * d->C, T * d->C, 0, S, K, d->O, 1.0f, &j->err))
         j->failed = 1;
     }
+  transpose_each(j->dx + n0 * d->C * HW, dxt, S, HW, d->C);
 }
 
-/* Parts for a pass over `units` (output channels in 16s, or samples). */
-static int tiny_parts(lc_pool *pool, int64_t units, int64_t work) {
+/* Parts: the pool's threads when there is work for them (multiply-adds) and at least a
+ * sample each. */
+static int tiny_parts(lc_pool *pool, const conv_dims *d, int64_t macs) {
   int threads = lc_pool_threads(pool);
-  if (work < ((int64_t)1 << 18)) return 1;
-  return units < threads ? (int)(units > 0 ? units : 1) : threads;
+  if (macs < ((int64_t)1 << 18)) return 1;
+  return d->N < threads ? (int)(d->N > 0 ? d->N : 1) : threads;
 }
 
 static void tiny_run(lc_pool *pool, int parts, lc_task_fn fn, tiny_job *j) {
@@ -771,23 +824,12 @@ static int tiny_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, co
   lc_tensor work = {0};
   int64_t shape[1] = {d->N * HW * d->C + d->O * T * d->C + d->N * d->P * d->O};
   if (lc_tensor_init(&work, scratch, 1, shape, e)) return -1;
-  tiny_job j = {.d = d, .p = p, .w = w->data, .taps = taps, .ntaps = ntaps};
+  tiny_job j = {.d = d, .p = p, .x = x->data, .w = w->data, .b = b ? b->data : NULL, .out = y->data, .taps = taps,
+                .ntaps = ntaps};
   j.xt = work.data, j.wt = j.xt + d->N * HW * d->C, j.yt = j.wt + d->O * T * d->C;
-  transpose_each(j.xt, x->data, d->N, d->C, HW);
-  int64_t macs = d->N * d->O * d->C * tiny_useful_taps(d, p);
-  tiny_run(pool, tiny_parts(pool, (d->O + 15) / 16, macs), tiny_forward_part, &j);
-  if (!j.failed) {
-    transpose_each(y->data, j.yt, d->N, d->P, d->O);
-    if (b || p->relu)
-      for (int64_t n = 0; n < d->N; n++)
-        for (int64_t o = 0; o < d->O; o++) {
-          float bias = b ? b->data[o] : 0.0f, *yr = y->data + (n * d->O + o) * d->P;
-          for (int64_t q = 0; q < d->P; q++) {
-            float v = yr[q] + bias;
-            yr[q] = p->relu && v <= 0 ? 0.0f : v;  /* NaN stays NaN */
-          }
-        }
-  }
+  int parts = tiny_parts(pool, d, d->N * d->O * d->C * tiny_useful_taps(d, p));
+  tiny_run(pool, parts, tiny_forward_prepare, &j);
+  tiny_run(pool, parts, tiny_forward_part, &j);
   lc_tensor_release(&work);
   return j.failed ? lc_fail(e, "%s", j.err.msg) : 0;
 }
@@ -798,30 +840,18 @@ static int tiny_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_t
   int64_t T = d->KH * d->KW, HW = d->H * d->W;
   int64_t taps[TINY_MAX_TAPS], ntaps = tiny_used_taps(d, p, taps);
   lc_tensor work = {0};
-  int64_t xsize = d->N * HW * d->C, wsize = d->O * T * d->C;
-  int64_t shape[1] = {2 * xsize + 2 * wsize + d->N * d->P * d->O};
+  int64_t xsize = d->N * HW * d->C, wsize = d->O * T * d->C, dbsize = db ? 2 * d->O : 0;  /* doubles as 2 floats */
+  int64_t shape[1] = {dbsize + 2 * xsize + 2 * wsize + d->N * d->P * d->O};
   if (lc_tensor_init(&work, scratch, 1, shape, e)) return -1;
-  tiny_job j = {.d = d, .p = p, .w = w->data, .dw = dw->data, .taps = taps, .ntaps = ntaps};
-  j.xt = work.data, j.dxt = j.xt + xsize, j.wt = j.dxt + xsize, j.dwt = j.wt + wsize, j.yt = j.dwt + wsize;
-  transpose_each(j.xt, x->data, d->N, d->C, HW);
-  /* dy channels last, masked by a fused ReLU; db += its sums */
-  for (int64_t n = 0; n < d->N; n++)
-    for (int64_t o = 0; o < d->O; o++) {
-      const float *g = dy->data + (n * d->O + o) * d->P, *yr = p->relu ? y->data + (n * d->O + o) * d->P : NULL;
-      double s = 0;
-      for (int64_t q = 0; q < d->P; q++) {
-        float v = yr && !(yr[q] > 0) ? 0.0f : g[q];
-        j.yt[(n * d->P + q) * d->O + o] = v;
-        s += v;
-      }
-      if (db) db->data[o] += (float)s;
-    }
-  int64_t macs = d->N * d->O * d->C * tiny_useful_taps(d, p);
-  tiny_run(pool, tiny_parts(pool, (d->O + 15) / 16, macs), tiny_weight_grad_part, &j);
-  if (dx && !j.failed) {
-    tiny_run(pool, tiny_parts(pool, d->N, macs), tiny_input_grad_part, &j);
-    if (!j.failed) transpose_each(dx->data, j.dxt, d->N, HW, d->C);
-  }
+  tiny_job j = {.d = d, .p = p, .x = x->data, .w = w->data, .dy = dy->data, .y = p->relu ? y->data : NULL,
+                .dx = dx ? dx->data : NULL, .dw = dw->data, .db = db ? (double *)work.data : NULL, .taps = taps,
+                .ntaps = ntaps};
+  j.xt = work.data + dbsize, j.dxt = j.xt + xsize, j.wt = j.dxt + xsize, j.dwt = j.wt + wsize, j.yt = j.dwt + wsize;
+  int parts = tiny_parts(pool, d, d->N * d->O * d->C * tiny_useful_taps(d, p));
+  tiny_run(pool, parts, tiny_backward_prepare, &j);
+  tiny_run(pool, parts, tiny_backward_part, &j);
+  if (db)
+    for (int64_t o = 0; o < d->O; o++) db->data[o] += (float)j.db[o];
   lc_tensor_release(&work);
   return j.failed ? lc_fail(e, "%s", j.err.msg) : 0;
 }
