@@ -1,9 +1,13 @@
 /* Each convolution algorithm on the layer shapes of the course's networks, and plain
  * cblas_sgemm on the same GEMM shape as the yardstick (issue: conv GFLOP/s against sgemm).
- *   conv_c [THREADS [ROUNDS [LAYER]]]    (default 2 threads, 15 rounds, every layer)
+ *   conv_c [THREADS [ROUNDS [LAYER [ALGO]]]]  (default 2 threads, 15 rounds, every layer and
+ *                                         algorithm; LAYER: a number, or a piece of the names:
+ *                                         VGG-16; ALGO: gemm, direct or winograd, for profiling)
  * Rounds alternate the algorithms, so both see the same machine state; it prints the
- * median microseconds per call and GFLOP/s (2 flops per multiply-add; backward counts
- * the weight gradient and, where the layer needs one, the input gradient). */
+ * median microseconds per call and GFLOP/s (2 flops per multiply-add of the direct
+ * convolution, whatever the algorithm does: Winograd's are effective GFLOP/s; backward
+ * counts the weight gradient and, where the layer needs one, the input gradient), and
+ * marks the algorithm LC_CONV_AUTO picks. */
 #define _POSIX_C_SOURCE 200809L
 #include <cblas.h>
 #include <stdio.h>
@@ -52,6 +56,10 @@ static lc_tensor make(lc_allocator *A, int64_t a, int64_t b, int64_t c, int64_t 
 }
 
 #define ROUNDS_MAX 101
+#define NALGO 3
+
+static const int algos[NALGO] = {LC_CONV_GEMM, LC_CONV_DIRECT, LC_CONV_WINOGRAD};
+static const char *const names[NALGO] = {"gemm", "direct", "winograd"};
 
 int main(int argc, char **argv) {
   int threads = argc > 1 ? atoi(argv[1]) : 2, rounds = argc > 2 ? atoi(argv[2]) : 15;
@@ -64,36 +72,57 @@ int main(int argc, char **argv) {
     {"LeNet-5 conv2 (batch 64)", 64, 6, 14, 14, 16, 5, 0, 1},
     {"CIFAR VGG conv 3->64 32x32 (batch 64)", 64, 3, 32, 32, 64, 3, 1, 0},
     {"CIFAR VGG conv 64->64 32x32 (batch 64)", 64, 64, 32, 32, 64, 3, 1, 1},
+    {"CIFAR VGG conv 64->128 16x16 (batch 64)", 64, 64, 16, 16, 128, 3, 1, 1},
     {"CIFAR VGG conv 128->128 16x16 (batch 64)", 64, 128, 16, 16, 128, 3, 1, 1},
+    {"CIFAR VGG conv 128->256 8x8 (batch 64)", 64, 128, 8, 8, 256, 3, 1, 1},
     {"Inception-3a 5x5 16->32 28x28 (batch 32)", 32, 16, 28, 28, 32, 5, 2, 1},
     {"Inception-3a 1x1 192->64 28x28 (batch 32)", 32, 192, 28, 28, 64, 1, 0, 1},
     {"Inception-3a 3x3 96->128 28x28 (batch 32)", 32, 96, 28, 28, 128, 3, 1, 1},
+    {"ResNet-20 3x3 16->16 32x32 (batch 64)", 64, 16, 32, 32, 16, 3, 1, 1},
     {"ResNet 3x3 32->32 16x16 (batch 64)", 64, 32, 16, 16, 32, 3, 1, 1},
+    {"ResNet-18 3x3 64->64 8x8 (batch 64)", 64, 64, 8, 8, 64, 3, 1, 1},
+    {"ResNet-18 3x3 128->128 4x4 (batch 64)", 64, 128, 4, 4, 128, 3, 1, 1},
+    {"ResNet-18 3x3 256->256 2x2 (batch 64)", 64, 256, 2, 2, 256, 3, 1, 1},
+    {"ResNet-18 3x3 512->512 1x1 (batch 64)", 64, 512, 1, 1, 512, 3, 1, 1},
+    {"VGG-16 conv1_2 64->64 224x224 (batch 8)", 8, 64, 224, 224, 64, 3, 1, 1},
+    {"VGG-16 conv2_2 128->128 112x112 (batch 8)", 8, 128, 112, 112, 128, 3, 1, 1},
+    {"VGG-16 conv3_2 256->256 56x56 (batch 8)", 8, 256, 56, 56, 256, 3, 1, 1},
+    {"VGG-16 conv4_2 512->512 28x28 (batch 8)", 8, 512, 28, 28, 512, 3, 1, 1},
+    {"VGG-16 conv5_2 512->512 14x14 (batch 8)", 8, 512, 14, 14, 512, 3, 1, 1},
   };
   lc_allocator *A = lc_allocator_new((size_t)1 << 30);
   lc_pool *pool = threads > 1 ? lc_pool_new(threads) : NULL;
   openblas_set_num_threads(1);
-  printf("%-42s %-6s %10s %8s %10s %8s\n", "layer", "algo", "fwd us", "GFLOP/s", "bwd us", "GFLOP/s");
-  int only = argc > 3 ? atoi(argv[3]) : 0;
+  printf("%-42s %-8s %10s %8s %10s %8s\n", "layer", "algo", "fwd us", "GFLOP/s", "bwd us", "GFLOP/s");
+  const char *pick = argc > 3 ? argv[3] : NULL;
+  int only = pick && strspn(pick, "0123456789") == strlen(pick) ? atoi(pick) : 0;
   for (size_t li = 0; li < sizeof layers / sizeof layers[0]; li++) {
     const layer *L = &layers[li];
-    if (only && (size_t)only != li + 1) continue;
+    if (only ? (size_t)only != li + 1 : pick && !strstr(L->name, pick)) continue;
     int64_t OH = L->H + 2 * L->pad - L->K + 1, OW = L->W + 2 * L->pad - L->K + 1;
     lc_tensor x = make(A, L->N, L->C, L->H, L->W), w = make(A, L->O, L->C, L->K, L->K);
     lc_tensor y = make(A, L->N, L->O, OH, OW), dy = make(A, L->N, L->O, OH, OW);
     lc_tensor dx = make(A, L->N, L->C, L->H, L->W), dw = make(A, L->O, L->C, L->K, L->K);
     double macs = (double)L->N * L->O * L->C * L->K * L->K * OH * OW;
-    double t[2][2][ROUNDS_MAX], tg[ROUNDS_MAX];
-    int have[2] = {1, 0};
-    lc_conv2d_params p[2] = {{1, 1, L->pad, L->pad, 1, 1, 1, 1, LC_CONV_GEMM}, {1, 1, L->pad, L->pad, 1, 1, 1, 1, LC_CONV_DIRECT}};
-    have[1] = lc_conv2d_algo(&x, &w, &p[1]) == LC_CONV_DIRECT;
+    double t[NALGO][2][ROUNDS_MAX], tg[ROUNDS_MAX];
+    int have[NALGO];
+    lc_conv2d_params p[NALGO], pauto = {1, 1, L->pad, L->pad, 1, 1, 1, 1, LC_CONV_AUTO};
+    for (int a = 0; a < NALGO; a++) {
+      p[a] = pauto, p[a].algo = algos[a];
+      have[a] = lc_conv2d_algo(&x, &w, &p[a]) == algos[a] && (argc < 5 || !strcmp(argv[4], names[a]));
+    }
     /* the same GEMM as the forward's, batch side by side: [O, C*K*K] @ [C*K*K, N*OH*OW] */
     int64_t M = L->O, Kd = L->C * L->K * L->K, Nc = L->N * OH * OW;
-    float *ga = calloc((size_t)(M * Kd), sizeof(float)), *gb = calloc((size_t)(Kd * Nc), sizeof(float)),
-          *gc = calloc((size_t)(M * Nc), sizeof(float));
-    if (!ga || !gb || !gc) return 1;
+    /* (not for the largest layers: VGG-16's first would need a 0.9 GB matrix) */
+    int sgemm = Kd * Nc <= ((int64_t)1 << 26);
+    float *ga = NULL, *gb = NULL, *gc = NULL;
+    if (sgemm) {
+      ga = calloc((size_t)(M * Kd), sizeof(float)), gb = calloc((size_t)(Kd * Nc), sizeof(float));
+      gc = calloc((size_t)(M * Nc), sizeof(float));
+      if (!ga || !gb || !gc) return 1;
+    }
     for (int r = -1; r < rounds; r++) {  /* round -1 warms up */
-      for (int a = 0; a < 2; a++) {
+      for (int a = 0; a < NALGO; a++) {
         if (!have[a]) continue;
         lc_error e;
         int64_t ncols = lc_conv2d_cols_numel(&x, &w, &p[a]);
@@ -117,6 +146,7 @@ int main(int argc, char **argv) {
         lc_tensor_release(&cols);
         if (r >= 0) t[a][0][r] = t1 - t0, t[a][1][r] = t2 - t1;
       }
+      if (!sgemm) continue;
       openblas_set_num_threads(threads);
       double t0 = now();
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)Nc, (int)Kd, 1, ga, (int)Kd, gb, (int)Nc, 0, gc,
@@ -125,15 +155,20 @@ int main(int argc, char **argv) {
       openblas_set_num_threads(1);
     }
     double bwd_macs = macs * (L->need_dx ? 2 : 1);
-    for (int a = 0; a < 2; a++) {
+    int chosen = lc_conv2d_algo(&x, &w, &pauto);
+    for (int a = 0, first = 1; a < NALGO; a++) {
       if (!have[a]) continue;
       double f = median(t[a][0], rounds), b = median(t[a][1], rounds);
-      printf("%-42s %-6s %10.1f %8.1f %10.1f %8.1f   (fastest: %.1f, %.1f)\n", a ? "" : L->name, a ? "direct" : "gemm",
-             f * 1e6, 2 * macs / f / 1e9, b * 1e6, 2 * bwd_macs / b / 1e9, t[a][0][0] * 1e6, t[a][1][0] * 1e6);
+      printf("%-42s %-8s %10.1f %8.1f %10.1f %8.1f   (fastest: %.1f, %.1f)%s\n", first ? L->name : "", names[a],
+             f * 1e6, 2 * macs / f / 1e9, b * 1e6, 2 * bwd_macs / b / 1e9, t[a][0][0] * 1e6, t[a][1][0] * 1e6,
+             algos[a] == chosen ? "  chosen" : "");
+      first = 0;
     }
+    if (sgemm) {
     double g = median(tg, rounds);
-    printf("%-42s %-6s %10.1f %8.1f   (fastest %.1f; one cblas_sgemm [%lld,%lld]@[%lld,%lld], %d threads)\n", "", "sgemm", g * 1e6,
+    printf("%-42s %-8s %10.1f %8.1f   (fastest %.1f; one cblas_sgemm [%lld,%lld]@[%lld,%lld], %d threads)\n", "", "sgemm", g * 1e6,
            2 * macs / g / 1e9, tg[0] * 1e6, (long long)M, (long long)Kd, (long long)Kd, (long long)Nc, threads);
+    }
     free(ga), free(gb), free(gc);
     lc_tensor *all[] = {&x, &w, &y, &dy, &dx, &dw};
     for (size_t i = 0; i < 6; i++) lc_tensor_release(all[i]);

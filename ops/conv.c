@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conv_direct.h"
+#include "conv_winograd.h"
 #include "matmul.h"
 
 int64_t lc_conv2d_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dilation) {
@@ -352,13 +353,37 @@ static int direct_fits(const conv_dims *d, const lc_conv2d_params *p) {
  * GEMM faster from 64->64 3x3 (576) up, and for 1x1 layers, whose GEMM needs no im2col. */
 #define DIRECT_MAX_TAPS 512
 
+/* Winograd F(4x4, 3x3): 3x3 kernels, stride 1, no dilation, one group; its input
+ * gradient is a 3x3 convolution padded by 2 - pad, so the padding is at most 2. */
+static int winograd_fits(const conv_dims *d, const lc_conv2d_params *p) {
+  return d->KH == 3 && d->KW == 3 && p->stride_h == 1 && p->stride_w == 1 && p->dilation_h == 1 &&
+         p->dilation_w == 1 && d->G == 1 && p->pad_h <= 2 && p->pad_w <= 2;
+}
+
+/* Winograd wins where its GEMMs are wide enough and the 4x4 tiles cover the output with
+ * little waste. Measured with bench/conv_c (2 threads, medians, forward and backward):
+ * 2-3.5x faster than im2col+GEMM from 64 channels at 8x8 up to VGG-16's 224x224 layers,
+ * 1.2-1.5x on 128 channels at 4x4 and 32->32 at 16x16 (also faster than direct there);
+ * slower than direct for 16->16 at 32x32 and than both for 3 input channels, and 2-7x
+ * slower than GEMM on 2x2 and 1x1 maps (one 4x4 tile for 4 or 1 outputs). The rule: at
+ * least 32 channels in and out, and at least half of the tiles' outputs inside the
+ * output (OH*OW >= 8 TH*TW: 4x4, 3x3, 7x7, 14x14 pass; 2x2, 1x1, 5x5 do not). */
+#define WINOGRAD_MIN_CHANNELS 32
+
+static int winograd_pays(const conv_dims *d) {
+  int64_t th = (d->OH + 3) / 4, tw = (d->OW + 3) / 4;
+  return d->Cg >= WINOGRAD_MIN_CHANNELS && d->O >= WINOGRAD_MIN_CHANNELS && d->OH * d->OW * 2 >= th * tw * 16;
+}
+
 #define TINY_MAX_TAPS 256
 static int tiny_possible(const conv_dims *d, const lc_conv2d_params *p);
 static int tiny_chosen(const conv_dims *d, const lc_conv2d_params *p);
 
 static int choose_algo(const conv_dims *d, const lc_conv2d_params *p) {
   if (p->algo == LC_CONV_GEMM) return LC_CONV_GEMM;
+  if (p->algo == LC_CONV_WINOGRAD) return winograd_fits(d, p) ? LC_CONV_WINOGRAD : -1;
   if (p->algo == LC_CONV_TINY) return tiny_possible(d, p) ? LC_CONV_TINY : -1;
+  if (p->algo == LC_CONV_AUTO && winograd_fits(d, p) && winograd_pays(d)) return LC_CONV_WINOGRAD;
   if (tiny_chosen(d, p)) return LC_CONV_TINY;
   int ok = direct_fits(d, p) && lc_direct_available();
   if (p->algo == LC_CONV_DIRECT) return ok ? LC_CONV_DIRECT : -1;
@@ -369,6 +394,9 @@ static int algo_failed(const char *what, const lc_conv2d_params *p, lc_error *e)
   if (p->algo == LC_CONV_TINY)
     return lc_fail(e, "%s: the tiny-map algorithm needs dilation 1, one group and at most %d kernel taps", what,
                    TINY_MAX_TAPS);
+  if (p->algo == LC_CONV_WINOGRAD)
+    return lc_fail(e, "%s: the Winograd algorithm needs a 3x3 kernel, stride 1, dilation 1, one group and padding "
+                   "of at most 2", what);
   return lc_fail(e, "%s: the direct algorithm needs stride 1, dilation 1, one group, padding below the kernel size "
                  "and a CPU with AVX2 and FMA", what);
 }
@@ -585,14 +613,17 @@ static int tiny_possible(const conv_dims *d, const lc_conv2d_params *p) {
   return d->G == 1 && p->dilation_h == 1 && p->dilation_w == 1 && d->KH * d->KW <= TINY_MAX_TAPS;
 }
 
-/* Chosen for output maps of at most 16 positions, and of at most 64 with at most 64 input
- * channels (ResNet-18's layer1-4 on 32x32 images: 8x8 down to 1x1), where im2col's short rows, the output copies and the batch split's
- * per-part weight gradients cost more than the products. Measured with batch 64, 1
- * thread, ms forward / backward, im2col + GEMM -> this: 64->64 3x3 on 8x8 8.5 / 15.8 ->
- * 5.0 / 8.3 (best of 15, repeated: 6.6-9.3 / 11.5-19.3 -> 4.8-6.4 / 8.0-12.4); 128->128
- * 3x3 on 4x4 8.9 / 18.9 -> 4.3 / 8.2; 64->128 3x3/2 on 8x8 4.2 / 8.1 -> 3.0 / 5.9 (2
- * threads, backward 9.0 -> 4.9); 128->256 3x3 on 8x8 even (36.9 / 69.4); on 16x16 maps
- * GEMM won (128->128: 74-80 / 141-147 -> 87-121 / 144-228). */
+/* Chosen (after Winograd, which takes the 3x3 stride-1 layers with enough channels and
+ * pixels) for output maps of at most 16 positions, and of at most 64 with at most 64
+ * input channels: ResNet-18's 2x2 and 1x1 maps and its 3x3/2 layers on 32x32 images,
+ * where im2col's short rows, the output copies and the batch split's per-part weight
+ * gradients cost more than the products. Measured with batch 64, 1 thread, ms forward /
+ * backward, im2col + GEMM -> this: 64->128 3x3/2 on 8x8 4.2 / 8.1 -> 3.0 / 5.9 (2 threads,
+ * backward 9.0 -> 4.9); 128->256 3x3/2 on 4x4 4.3 / 7.9 -> 2.4 / 4.8; 128->128 3x3 on 4x4
+ * unpadded (every tap useful) 2.9 / 4.9 -> 1.7 / 3.3; 64->64 3x3 on 8x8 8.5 / 15.8 -> 5.0
+ * / 8.3 (Winograd there: 2.6 / 7.9); 128->128 3x3 on 4x4 8.9 / 18.9 -> 4.3 / 8.2
+ * (Winograd 2.4 / 9.2); 128->256 3x3 on 8x8 even with GEMM (36.9 / 69.4); on 16x16 maps
+ * GEMM won. */
 #define TINY_MAX_P 16
 #define TINY_MAX_P_FEW_CHANNELS 64
 #define TINY_FEW_CHANNELS 64
@@ -872,7 +903,8 @@ int64_t lc_conv2d_cols_numel(const lc_tensor *x, const lc_tensor *w, const lc_co
   int64_t OH, OW;
   if (x->ndim != 4 || w->ndim != 4 || lc_conv2d_output_size(x->shape[1], x->shape[2], x->shape[3], w->shape, p, &OH, &OW, NULL))
     return -1;
-  if (lc_conv2d_algo(x, w, p) != LC_CONV_GEMM) return 0;
+  int algo = lc_conv2d_algo(x, w, p);
+  if (algo != LC_CONV_GEMM) return 0;
   return x->shape[0] * x->shape[1] * w->shape[2] * w->shape[3] * OH * OW;
 }
 
@@ -892,6 +924,9 @@ int lc_conv2d_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, cons
   int algo = choose_algo(&d, p);
   if (algo < 0) return algo_failed("conv2d", p, e);
   if (algo == LC_CONV_DIRECT) return d.N ? direct_forward(y, x, w, b, &d, p, scratch, pool, e) : 0;
+  if (algo == LC_CONV_WINOGRAD)
+    return lc_winograd_forward(y->data, x->data, w->data, b ? b->data : NULL, (int)p->relu, 0, d.N, d.C, d.H, d.W, d.O,
+                               p->pad_h, p->pad_w, scratch, pool, e);
   if (algo == LC_CONV_TINY) return d.N ? tiny_forward(y, x, w, b, &d, p, scratch, pool, e) : 0;
   if (kept && check_cols("conv2d", kept, &d, e)) return -1;
   if (d.N == 0) return 0;
@@ -928,6 +963,8 @@ int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_ten
   if (algo < 0) return algo_failed("conv2d backward", p, e);
   if (algo == LC_CONV_DIRECT) return d.N ? direct_backward(dx, dw, db, dy, y, x, w, &d, p, scratch, pool, e) : 0;
   if (algo == LC_CONV_TINY) return d.N ? tiny_backward(dx, dw, db, dy, y, x, w, &d, p, scratch, pool, e) : 0;
+  int wino = algo == LC_CONV_WINOGRAD;  /* (keeps no columns) */
+  if (wino) kept = NULL;
   if (kept && check_cols("conv2d backward", kept, &d, e)) return -1;
   if (d.N == 0) return 0;
   /* a fused ReLU passes dy where the output is positive */
@@ -946,6 +983,17 @@ int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_ten
   if (db)
     for (int64_t n = 0; n < d.N; n++)
       for (int64_t o = 0; o < d.O; o++) db->data[o] += (float)row_sum(g + (n * d.O + o) * d.P, d.P);
+  if (wino) {
+    /* both gradients in the Winograd domain: dw from the tiles of x and dy; dx = the
+     * masked dy padded by 2 - pad, convolved with w turned around (a full correlation) */
+    int rc = lc_winograd_backward_weight(dw->data, g, x->data, d.N, d.C, d.H, d.W, d.O, p->pad_h, p->pad_w, scratch,
+                                         pool, e);
+    if (!rc && dx)
+      rc = lc_winograd_forward(dx->data, g, w->data, NULL, 0, 1, d.N, d.O, d.OH, d.OW, d.C, 2 - p->pad_h, 2 - p->pad_w,
+                               scratch, pool, e);
+    lc_tensor_release(&masked);
+    return rc;
+  }
   int parts = batch_parts(&d, pool);
   conv_job j = {.d = &d, .p = p, .x = x->data, .w = w->data, .dy = g, .dx = dx ? dx->data : NULL,
                 .kept = kept ? kept->data : NULL, .reuse = kept != NULL, .inner = parts > 1 ? NULL : pool};

@@ -65,7 +65,7 @@ local function model_contents(model, kind)
     list[#list + 1] = e.name
   end
   if kind ~= "weights" then
-    meta.model = registry.config_of(model)
+    meta.model = registry.file_config_of(model)
     if model.compile_config then meta.compile = model.compile_config end
     if model.optimizer and model.optimizer.config then
       meta.optimizer = optimizer_meta(model.optimizer, names, values)
@@ -262,7 +262,7 @@ function M.load(path)
   local rng = T.get_rng_state()
   init.skip = true
   T.set_memory_budget(budget)
-  local ok, model = pcall(registry.from_config, meta.model, "model")
+  local ok, model = pcall(registry.from_file_config, meta.model, "model")
   T.set_memory_budget(nil)
   init.skip = false
   T.set_rng_state(rng)
@@ -356,8 +356,11 @@ local function restore_callbacks(saved, tensors, callbacks, notes)
         need(t ~= nil, string.format("callback %d's tensor '%s' is missing", e.index, k))
         state[k] = t
       end
-      local ok, err = pcall(cb.set_state, state)
-      if not ok then error(string.format("callback %d (%s): %s", e.index, e.kind, bare(err)), 0) end
+      local ok, taken, reason = pcall(cb.set_state, state)
+      if not ok then error(string.format("callback %d (%s): %s", e.index, e.kind, bare(taken)), 0) end
+      if taken == false then
+        notes[#notes + 1] = string.format("callback %d (%s) starts afresh: %s", e.index, e.kind, tostring(reason))
+      end
     else
       notes[#notes + 1] = string.format("the checkpoint holds the state of callback %d (%s), which this run's "
                                         .. "callbacks do not have there; it starts afresh", e.index, e.kind)
@@ -388,7 +391,7 @@ function M.restore_training(model, path, ts, params)
   end
   check_rng(tr.rng, "training.rng")
   check_rng(tr.epoch_rng, "training.epoch_rng")
-  local cfg_note = M.config_difference(meta.model, registry.config_of(model))
+  local cfg_note = M.config_difference(meta.model, registry.file_config_of(model))
   apply_weights(model, meta, tensors, true)
   local notes = {}
   if cfg_note then notes[#notes + 1] = "the model differs from the checkpoint's: " .. cfg_note end

@@ -14,6 +14,9 @@ local registry = require "nn.registry"
 
 local M = {}
 
+-- The algorithms of the C kernel (conv.h's LC_CONV_*).
+M.ALGOS = {auto = 0, gemm = 1, direct = 2, winograd = 3}
+
 -- Columns kept from forward to backward, at most (floats per layer): 4M floats, 16 MB.
 M.KEEP_COLUMNS = 4 * 1024 * 1024
 
@@ -64,8 +67,11 @@ local Conv2d = class("Conv2d", Module)
 
 -- Conv2d(in_channels, out_channels, kernel_size, {stride=1, padding=0|'same'|'valid',
 --        dilation=1, groups=1, bias=true, activation='linear', kernel_initializer=,
---        bias_initializer=, input_shape={C,H,W}})
+--        bias_initializer=, input_shape={C,H,W}, algo='auto'})
 -- in_channels may be nil (Keras's Conv2D): it is taken from the input when the layer is built.
+-- algo forces the C kernel's algorithm: 'gemm' (im2col + GEMM), 'direct' (AVX2 loops;
+-- stride 1, no dilation or groups), 'winograd' (F(4x4, 3x3): 3x3 kernels, stride 1, no
+-- dilation or groups, padding at most 2); 'auto' picks by shape (docs/nn.md).
 function Conv2d:__init(in_channels, out_channels, kernel_size, opts)
   Module.__init(self)
   opts = opts or {}
@@ -117,6 +123,21 @@ function Conv2d:__init(in_channels, out_channels, kernel_size, opts)
   self.fused_relu = self.activation == "relu"
   self.params_run = {table.unpack(self.params_c)}
   self.params_run[8] = self.fused_relu and 1 or 0
+  local algo = opts.algo or "auto"
+  if M.ALGOS[algo] == nil then
+    error(string.format("%s: algo must be 'auto', 'gemm', 'direct' or 'winograd', got %s", what, tostring(algo)), 3)
+  end
+  if algo == "winograd" then
+    local k, s, d = self.kernel_size, self.stride, self.dilation
+    if k[1] ~= 3 or k[2] ~= 3 or s[1] ~= 1 or s[2] ~= 1 or d[1] ~= 1 or d[2] ~= 1 or groups ~= 1
+       or self.padding[1] > 2 or self.padding[2] > 2 then
+      error(string.format("%s: algo 'winograd' needs a 3x3 kernel, stride 1, dilation 1, groups 1 and padding of at "
+                          .. "most 2, got kernel %s, stride %s, dilation %s, groups %d, padding %s", what, hw(k), hw(s),
+                          hw(d), groups, hw(self.padding)), 3)
+    end
+  end
+  self.algo = algo
+  self.params_run[9] = M.ALGOS[algo]
   self.alpha = opts.alpha or (self.activation == "leaky_relu" and 0.3 or self.activation == "elu" and 1.0 or 0)
   self.use_bias = opts.bias ~= false and opts.use_bias ~= false
   self.kernel_initializer = init.check(opts.kernel_initializer or "torch_default", what)
@@ -267,6 +288,7 @@ function Conv2d:describe()
   if self.dilation[1] ~= 1 or self.dilation[2] ~= 1 then parts[#parts + 1] = "dilation " .. hw(self.dilation) end
   if self.groups ~= 1 then parts[#parts + 1] = "groups " .. self.groups end
   if self.activation ~= "linear" then parts[#parts + 1] = self.activation end
+  if self.algo ~= "auto" then parts[#parts + 1] = self.algo end
   return "Conv2d(" .. table.concat(parts, ", ") .. ")"
 end
 
@@ -278,17 +300,19 @@ function Conv2d:config()
           dilation = {table.unpack(self.dilation)}, groups = self.groups, bias = self.use_bias,
           activation = self.activation, alpha = self.alpha, input_shape = self.input_shape,
           kernel_initializer = type(self.kernel_initializer) == "string" and self.kernel_initializer or nil,
-          bias_initializer = type(self.bias_initializer) == "string" and self.bias_initializer or nil}
+          bias_initializer = type(self.bias_initializer) == "string" and self.bias_initializer or nil,
+          algo = self.algo ~= "auto" and self.algo or nil}
 end
 
 function Conv2d.from_config(cfg, _, path)
   registry.check_fields(cfg, {"in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups",
-                              "bias", "activation", "alpha", "input_shape", "kernel_initializer", "bias_initializer"},
+                              "bias", "activation", "alpha", "input_shape", "kernel_initializer", "bias_initializer",
+                              "algo"},
                         path)
   return Conv2d(cfg.in_channels, cfg.out_channels, cfg.kernel_size, {
     stride = cfg.stride, padding = cfg.padding, dilation = cfg.dilation, groups = cfg.groups, bias = cfg.bias,
     activation = cfg.activation, alpha = cfg.alpha, input_shape = cfg.input_shape,
-    kernel_initializer = cfg.kernel_initializer, bias_initializer = cfg.bias_initializer})
+    kernel_initializer = cfg.kernel_initializer, bias_initializer = cfg.bias_initializer, algo = cfg.algo})
 end
 registry.register("Conv2d", Conv2d)
 

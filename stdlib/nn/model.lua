@@ -578,15 +578,17 @@ end
 -- The graph as plain data (nn/registry.lua): the inputs, the layers in model.layers order,
 -- one node per step {layer = index, inputs = {slots}} where slots 1..#inputs are the inputs
 -- and #inputs + k the output of step k, and the outputs {key, slot, aux}. A layer applied
--- twice is one entry used by two nodes, so the rebuilt model shares its weights too. (A
--- module shared between two nested blocks comes back as two copies.)
+-- twice is one entry used by two nodes, so the rebuilt model shares its weights too, as
+-- does a module shared between two nested blocks (registry.config_of marks it).
 function Model:config()
   local inputs, layers, index, nodes, outputs = {}, {}, {}, {}, {}
   for i, n in ipairs(self.inputs) do inputs[i] = {shape = shape.copy(n.shape), name = n.name} end
-  for i, l in ipairs(self.layers) do
-    layers[i] = registry.config_of(l)
-    index[l] = i
-  end
+  registry.config_scope(function()
+    for i, l in ipairs(self.layers) do
+      layers[i] = registry.config_of(l)
+      index[l] = i
+    end
+  end)
   for k, st in ipairs(self.steps) do
     nodes[k] = {layer = index[st.layer], inputs = {table.unpack(st.args)}, multi = st.multi or nil}
   end

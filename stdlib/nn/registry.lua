@@ -20,6 +20,11 @@
 -- from_config gives back, so a class's own config and from_config never see it.
 -- Parameters are not part of a config: the checkpoint loader copies them in after the
 -- model is rebuilt.
+--
+-- A module that appears in two places of one model (one Dense inside two blocks) is one
+-- module again after a round trip: within one top-level config_of, its first config gets
+-- shared = k and every later place is {type = "Shared", ref = k}; from_config hands back
+-- the module it built for k.
 local M = {}
 
 M.types = {}
@@ -57,10 +62,48 @@ function M.check_fields(cfg, allowed, path)
   end
 end
 
--- m:config() plus the name the layer was given, if any.
-function M.config_of(m)
+-- During one top-level config_of: module -> the config made for it, and the last
+-- shared id given; during one top-level from_config: shared id -> module.
+local seen, last_id, built
+
+local function config_once(m)
+  local first = seen[m]
+  if first then
+    if not first.shared then
+      last_id = last_id + 1
+      first.shared = last_id
+    end
+    return {type = "Shared", ref = first.shared}
+  end
   local cfg = m:config()
   if m.name ~= nil then cfg.name = m.name end
+  seen[m] = cfg
+  return cfg
+end
+
+-- Runs f(...) with one memo for every config_of inside it, unless one is active: a
+-- container's config() runs in one, so that a module met twice anywhere below it is marked.
+function M.config_scope(f, ...)
+  if seen then return f(...) end
+  seen, last_id = {}, 0
+  local ok, cfg = pcall(f, ...)
+  seen = nil
+  if not ok then error(cfg, 0) end
+  return cfg
+end
+
+-- m:config() plus the name the layer was given, if any (and the shared id, see above).
+function M.config_of(m) return M.config_scope(config_once, m) end
+
+-- config_of for a file (model:save): the file's shared ids are its own, also when it is
+-- written inside another config_of (a layer type whose config() saves a part of it to a
+-- file of its own), where config_of would mark modules met in the outer model.
+function M.file_config_of(m)
+  local outer_seen, outer_id = seen, last_id
+  seen = nil
+  local ok, cfg = pcall(M.config_of, m)
+  seen, last_id = outer_seen, outer_id
+  if not ok then error(cfg, 0) end
   return cfg
 end
 
@@ -80,13 +123,27 @@ local function check_shape(s, path)
   end
 end
 
--- A module from its config. path names the place in the file for messages
--- ("model.layers[3]"); errors say the path, the type and what was wrong.
-function M.from_config(cfg, path)
-  path = path or "config"
+local function build(cfg, path)
   if type(cfg) ~= "table" then error(string.format("%s: a layer config is a table, got %s", path, type(cfg)), 0) end
   local name = cfg.type
   if type(name) ~= "string" then error(path .. ": the config has no type name", 0) end
+  if name == "Shared" then
+    M.check_fields(cfg, {"ref"}, path)
+    local m = built[cfg.ref]
+    if not m then error(string.format("%s: refers to shared module %s, which no earlier config defines", path,
+                                      tostring(cfg.ref)), 0) end
+    return m
+  end
+  local shared = cfg.shared
+  if shared ~= nil then
+    if math.type(shared) ~= "integer" or built[shared] then
+      error(string.format("%s: shared must be a new integer id, got %s", path, tostring(shared)), 0)
+    end
+    local copy = {}
+    for k, v in pairs(cfg) do copy[k] = v end
+    copy.shared = nil
+    cfg = copy
+  end
   local cls = M.types[name]
   if not cls then
     error(string.format("%s: unknown layer type '%s' (known: %s)", path, name, table.concat(M.names(), ", ")), 0)
@@ -111,7 +168,32 @@ function M.from_config(cfg, path)
     if msg:sub(1, #path) == path then error(msg, 0) end
     error(string.format("%s (%s): %s", path, name, msg), 0)
   end
+  if shared ~= nil then built[shared] = res end
   return res
+end
+
+-- A module from its config. path names the place in the file for messages
+-- ("model.layers[3]"); errors say the path, the type and what was wrong.
+function M.from_config(cfg, path)
+  path = path or "config"
+  if built then return build(cfg, path) end
+  built = {}
+  local ok, m = pcall(build, cfg, path)
+  built = nil
+  if not ok then error(m, 0) end
+  return m
+end
+
+-- from_config for a file's architecture (nn.load): the file's shared ids are its own,
+-- also when it is read inside another from_config (a layer type that loads a pretrained
+-- part with nn.load), where from_config would take them for the outer config's.
+function M.from_file_config(cfg, path)
+  local outer = built
+  built = nil
+  local ok, m = pcall(M.from_config, cfg, path)
+  built = outer
+  if not ok then error(m, 0) end
+  return m
 end
 
 return M

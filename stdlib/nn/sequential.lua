@@ -206,11 +206,13 @@ end
 
 function Sequential:config()
   local layers = {}
-  for i, layer in ipairs(self.layers) do
-    local ok, cfg = pcall(registry.config_of, layer)
-    if not ok then error(self:where(i, layer, cfg), 2) end
-    layers[i] = cfg
-  end
+  registry.config_scope(function()
+    for i, layer in ipairs(self.layers) do
+      local ok, cfg = pcall(registry.config_of, layer)
+      if not ok then error(self:where(i, layer, cfg), 0) end
+      layers[i] = cfg
+    end
+  end)
   return {type = "Sequential", layers = layers, input_shape = self.input_shape}
 end
 

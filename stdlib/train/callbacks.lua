@@ -5,9 +5,12 @@
 -- logs maps names to values: logs.loss, logs.val_accuracy, ...; ts is fit's loop state
 -- (epoch, step, steps, epochs, samples, batch_size, loss_sum, seen, history; see nn/fit.lua).
 -- A callback with state that must survive an interruption names its kind and has
---   get_state() -> {name = number|string|boolean|tensor} and set_state(that table):
+--   get_state() -> {name = number|string|boolean|tensor} and set_state(that table)
+--   (which may return false, reason to start afresh instead, with a note):
 -- training checkpoints (luacnn train --checkpoint) save it and --resume puts it back into
 -- the callback at the same place in fit's callbacks list, when it is of the same kind.
+local T = require "luacnn"
+
 local M = {}
 
 -- EarlyStopping{monitor='val_loss', patience=0, min_delta=0, mode='auto', restore_best_weights=false}
@@ -26,21 +29,26 @@ function M.EarlyStopping(opts)
     return v > best + min_delta
   end
   function cb.on_train_begin()
-    cb.best, cb.wait, cb.stopped_epoch, cb.best_weights = nil, 0, nil, nil
+    cb.best, cb.wait, cb.stopped_epoch, cb.best_weights, cb.best_epoch = nil, 0, nil, nil, nil
   end
   -- what a resumed run needs to stop where the uninterrupted one would have
   function cb.get_state()
     return {monitor = monitor, best = cb.best, wait = cb.wait, best_epoch = cb.best_epoch, best_weights = cb.best_weights}
   end
   function cb.set_state(s)
-    if s.monitor ~= monitor then
-      error(string.format("EarlyStopping: the checkpoint's monitors '%s', this one '%s'", tostring(s.monitor), monitor), 0)
+    if s.monitor ~= monitor then  -- another quantity: its best value means nothing here
+      return false, string.format("it watched '%s' and now watches '%s'", tostring(s.monitor), monitor)
     end
     if (s.best ~= nil and type(s.best) ~= "number") or math.type(s.wait) ~= "integer"
         or (s.best_epoch ~= nil and math.type(s.best_epoch) ~= "integer") then
       error("EarlyStopping: the checkpoint's state is not numbers", 0)
     end
-    cb.best, cb.wait, cb.best_epoch, cb.best_weights = s.best, s.wait, s.best_epoch, s.best_weights
+    if s.best_weights ~= nil and not T.is_tensor(s.best_weights) then
+      error("EarlyStopping: the checkpoint's best weights are not a tensor", 0)
+    end
+    cb.best, cb.wait, cb.best_epoch = s.best, s.wait, s.best_epoch
+    -- the best weights only when this run asks to restore them (the saved run may have)
+    cb.best_weights = opts.restore_best_weights and s.best_weights or nil
   end
   function cb.on_epoch_end(epoch, logs, model)
     local v = logs[monitor]

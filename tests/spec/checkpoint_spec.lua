@@ -214,6 +214,67 @@ describe("checkpoints", function()
       assert.is_true(same_bits(o1.aux1, o2.aux1))
     end)
 
+    it("a layer shared between two nested blocks comes back as one layer (Siamese-style reuse)", function()
+      T.manual_seed(12)
+      local shared = nn.Dense(4, {activation = "tanh"})
+      local function block()
+        local i = nn.Input{4}
+        return nn.Model{inputs = i, outputs = nn.Dense(4)(shared(i))}
+      end
+      local x = nn.Input{4}
+      local model = nn.Model{inputs = x, outputs = nn.Dense(2, {activation = "softmax"})(block()(block()(x)))}
+      model:compile{optimizer = "adam", loss = "sparse_categorical_crossentropy"}
+      local X, Y = T.randn(16, 4), T.randint(0, 2, {16})
+      model:fit(X, Y, {epochs = 2, batch_size = 8, verbose = 0})
+      local cfg = model:config()
+      assert.are.equal(1, cfg.layers[1].layers[1].shared)
+      assert.are.same({type = "Shared", ref = 1}, cfg.layers[2].layers[1])
+      model:save(path("nested_shared.ckpt"))
+      local back = nn.load(path("nested_shared.ckpt"))
+      assert.are.equal(#model:parameters(), #back:parameters())
+      assert.are.equal(back.layers[1].layers[1], back.layers[2].layers[1])
+      assert.are.same(cfg, back:config())
+      local same, which = tensors_equal(model, back)
+      assert.is_true(same, which)
+      assert.is_true(same_bits(model:predict(X), back:predict(X)))
+      -- and training the loaded copy moves one set of shared weights, as in the original
+      back:fit(X, Y, {epochs = 1, batch_size = 8, verbose = 0})
+      assert.is_true(same_bits(back.layers[1].layers[1].weight, back.layers[2].layers[1].weight))
+      -- a reference to a module no earlier config defines, and an id defined twice
+      local ok, err = pcall(nn.from_config, {type = "Sequential", layers = {{type = "Shared", ref = 3}}})
+      assert.is_false(ok)
+      assert.is_true(has(err, "refers to shared module 3, which no earlier config defines"), err)
+      ok, err = pcall(nn.from_config, {type = "Sequential", layers = {{type = "Dense", units = 2, shared = 1},
+                                                                      {type = "Dense", units = 2, shared = 1}}})
+      assert.is_false(ok)
+      assert.is_true(has(err, "shared must be a new integer id, got 1"), err)
+    end)
+
+    it("a file written or read inside another config keeps its own shared ids", function()
+      -- a layer type that keeps its (pretrained) part, which has a shared layer, in a file
+      -- of its own: config() saves it, from_config loads it
+      local Part = nn.class("SpecPart", nn.Sequential)
+      function Part:config()
+        self.layers[1]:save(path("part.ckpt"))
+        return {type = "SpecPart", file = path("part.ckpt")}
+      end
+      function Part.from_config(cfg) return Part{(nn.load(cfg.file))} end
+      nn.registry.register("SpecPart", Part)
+      local d, e = nn.Dense(3, {input_shape = {3}}), nn.Dense(3, {input_shape = {3}})
+      local model = nn.Sequential{nn.Sequential{d}, Part{nn.Sequential{nn.Sequential{d, e}, nn.Sequential{e}}},
+                                  nn.Sequential{d}}
+      local ok, err = pcall(model.save, model, path("outer.ckpt"))
+      local back
+      if ok then ok, back = pcall(nn.load, path("outer.ckpt")) else back = err end
+      nn.registry.types.SpecPart = nil
+      assert.is_true(ok, back)
+      local part = back.layers[2].layers[1]
+      assert.are.equal(back.layers[1].layers[1], back.layers[3].layers[1])
+      assert.are.equal(part.layers[1].layers[2], part.layers[2].layers[1])
+      -- the file is a model of its own: the outer model's d is a copy there
+      assert.are_not.equal(back.layers[1].layers[1], part.layers[1].layers[1])
+    end)
+
     it("with several outputs come back compiled: losses by output, loss weights, metrics, optimizer", function()
       T.manual_seed(8)
       local x = nn.Input{4}
@@ -562,6 +623,16 @@ describe("checkpoints", function()
       other:fit(x, y, {epochs = 4, batch_size = 4, verbose = 0, callbacks = {from2}})
       assert.are.equal(1, #notes)
       assert.is_true(has(notes[1], "callback 1 (EarlyStopping), which this run's callbacks do not have there"), notes[1])
+
+      -- an EarlyStopping that now watches another quantity starts afresh, with a note
+      data()
+      local watcher = callbacks.EarlyStopping{monitor = "accuracy", patience = 5, verbose = false}
+      other = setup_model()
+      other:fit(x, y, {epochs = 4, batch_size = 4, verbose = 0, callbacks = {watcher, from2}})
+      assert.are.equal(1, #notes)
+      assert.is_true(has(notes[1], "callback 1 (EarlyStopping) starts afresh: it watched 'loss' and now watches 'accuracy'"),
+                     notes[1])
+      assert.is_true(watcher.best_epoch >= 3, tostring(watcher.best_epoch))  -- its own record, not the file's epoch 1
     end)
 
     it("resume a multi-output graph model mid-epoch, per-output losses included", function()

@@ -341,6 +341,43 @@ describe("CNN layers", function()
       assert.is_true(os.clock() - t0 < 20, "training took " .. (os.clock() - t0) .. " s of CPU")
     end)
 
+    it("algo='winograd' trains as algo='gemm' does (same weights, losses within float rounding)", function()
+      local function train(algo)
+        T.manual_seed(7)
+        local model = nn.Sequential{
+          nn.Conv2d(3, 32, 3, {padding = 1, activation = "relu", algo = algo, input_shape = {3, 12, 12}}),
+          nn.Conv2d(32, 32, 3, {padding = 1, activation = "relu", algo = algo}),
+          nn.MaxPool2d(2),
+          nn.Conv2d(32, 32, 3, {padding = 2, algo = algo}),
+          nn.GlobalAvgPool2d(),
+          nn.Dense(4, {activation = "softmax"}),
+        }
+        local x, y = T.randn{64, 3, 12, 12}, T.randint(0, 4, {64})
+        model:compile{optimizer = require("optim").SGD{lr = 0.05}, loss = "sparse_categorical_crossentropy"}
+        local h = model:fit(x, y, {epochs = 4, batch_size = 16, verbose = 0, shuffle = false})
+        return h.loss, model
+      end
+      local gemm_loss, gemm = train("gemm")
+      local wino_loss, wino = train("winograd")
+      assert.are.equal("Conv2d(32->32, 3x3, pad 1x1, relu, winograd)", wino.layers[2]:describe())
+      for e = 1, 4 do
+        assert.is_true(math.abs(gemm_loss[e] - wino_loss[e]) < 1e-4 * math.max(1, math.abs(gemm_loss[e])),
+                       string.format("epoch %d: loss %.7f (gemm) vs %.7f (winograd)", e, gemm_loss[e], wino_loss[e]))
+      end
+      assert.is_true(gemm_loss[4] < gemm_loss[1], "the loss falls")
+      for i, layer in ipairs{1, 2, 4} do
+        local a, b = gemm.layers[layer].weight, wino.layers[layer].weight
+        local diff = (a - b):abs():max()
+        assert.is_true(diff < 1e-4, string.format("conv %d: weights differ by %g after training", i, diff))
+      end
+      -- a forced Winograd layer it cannot run fails when the layer is built
+      assert_contains(error_of(function() nn.Conv2d(3, 8, 5, {algo = "winograd"}) end),
+                      "algo 'winograd' needs a 3x3 kernel", "kernel 5x5")
+      assert_contains(error_of(function() nn.Conv2d(3, 8, 3, {stride = 2, algo = "winograd"}) end), "stride 2x2")
+      assert_contains(error_of(function() nn.Conv2d(3, 8, 3, {algo = "fft"}) end),
+                      "algo must be 'auto', 'gemm', 'direct' or 'winograd', got fft")
+    end)
+
     it("batch norm and global pooling train too, and evaluation uses the running statistics", function()
       local x, y = bars(256)
       local model = nn.Sequential{
