@@ -664,12 +664,13 @@ static int64_t tiny_used_taps(const conv_dims *d, const lc_conv2d_params *p, int
  * others are never read). */
 static void tiny_pack_weights(float *wt, const float *w, const conv_dims *d, const int64_t *taps, int64_t ntaps,
                               int64_t o0, int64_t o1) {
-  int64_t T = d->KH * d->KW;
+  int64_t T = d->KH * d->KW, C = d->C;
+  /* tap by tap, a tight loop over the channels (one strided load, one store each) */
   for (int64_t o = o0; o < o1; o++)
-    for (int64_t c = 0; c < d->C; c++) {
-      const float *src = w + (o * d->C + c) * T;
-      float *dst = wt + o * T * d->C + c;
-      for (int64_t k = 0; k < ntaps; k++) dst[taps[k] * d->C] = src[taps[k]];
+    for (int64_t k = 0; k < ntaps; k++) {
+      const float *src = w + o * C * T + taps[k];
+      float *dst = wt + (o * T + taps[k]) * C;
+      for (int64_t c = 0; c < C; c++) dst[c] = src[c * T];
     }
 }
 
@@ -808,10 +809,10 @@ static void tiny_backward_part(void *ctx, int part, int nparts) {
           j->failed = 1;
       }
     for (int64_t o = o0; o < o1; o++)
-      for (int64_t c = 0; c < d->C; c++) {
-        float *dst = j->dw + (o * d->C + c) * T;
-        const float *src = j->dwt + o * T * d->C + c;
-        for (int64_t k = 0; k < j->ntaps; k++) dst[j->taps[k]] += src[j->taps[k] * d->C];
+      for (int64_t k = 0; k < j->ntaps; k++) {
+        float *dst = j->dw + o * d->C * T + j->taps[k];
+        const float *src = j->dwt + (o * T + j->taps[k]) * d->C;
+        for (int64_t c = 0; c < d->C; c++) dst[c * T] += src[c];
       }
     if (j->db) {
       for (int64_t o = o0; o < o1; o++) j->db[o] = 0;
