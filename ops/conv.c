@@ -601,7 +601,8 @@ static void tiny_taps(int64_t o, int64_t stride, int64_t pad, int64_t in, int64_
   if (*k1 < *k0) *k1 = *k0;
 }
 
-/* Multiply-adds per sample and output channel that the valid taps need, of P*K. */
+/* The (output position, tap) pairs that read the input, of P*KH*KW: times N*O*C, the
+ * multiply-adds the tiny-map algorithm does. */
 static int64_t tiny_useful_taps(const conv_dims *d, const lc_conv2d_params *p) {
   int64_t rows = 0, cols = 0, i0, i1;
   for (int64_t oh = 0; oh < d->OH; oh++) tiny_taps(oh, p->stride_h, p->pad_h, d->H, d->KH, &i0, &i1), rows += i1 - i0;
