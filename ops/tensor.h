@@ -43,6 +43,8 @@ typedef struct lc_tensor {
 /* The allocator is refcounted: its creator holds one reference and every storage holds
  * one, so it outlives whichever of them goes last. */
 lc_allocator *lc_allocator_new(size_t cache_limit_bytes);
+/* The same for kernels' temporaries: a cached block serves any request it fits. */
+lc_allocator *lc_allocator_new_workspace(size_t cache_limit_bytes);
 void lc_allocator_release(lc_allocator *a);
 /* Bytes currently handed out to storages, and held in the cache. */
 size_t lc_allocator_live_bytes(const lc_allocator *a);

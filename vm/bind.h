@@ -20,6 +20,7 @@
 
 typedef struct lc_ctx {
   lc_allocator *alloc;
+  lc_allocator *scratch; /* the kernels' temporaries (lc_allocator_new_workspace) */
   lc_pool *pool;         /* the threads all kernels share (NULL: one thread) */
   lc_rng rng;
   size_t gc_pending;     /* tensor bytes allocated since the collector was last told */

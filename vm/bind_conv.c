@@ -54,7 +54,7 @@ static int k_conv2d_forward(lua_State *L) {
   lc_conv2d_params p = conv_params(L, 5);
   lc_tensor *cols = opttensor(L, 6);
   lc_error e;
-  if (lc_conv2d_forward(y, x, w, b, &p, cols, lc_ctx_of(L)->alloc, lc_ctx_of(L)->pool, &e)) return lc_raise(L, &e);
+  if (lc_conv2d_forward(y, x, w, b, &p, cols, lc_ctx_of(L)->scratch, lc_ctx_of(L)->pool, &e)) return lc_raise(L, &e);
   return 0;
 }
 
@@ -66,7 +66,7 @@ static int k_conv2d_backward(lua_State *L) {
   lc_conv2d_params p = conv_params(L, 7);
   lc_tensor *cols = opttensor(L, 8), *y = opttensor(L, 9);
   lc_error e;
-  if (lc_conv2d_backward(dx, dw, db, dy, y, x, w, &p, cols, lc_ctx_of(L)->alloc, lc_ctx_of(L)->pool, &e))
+  if (lc_conv2d_backward(dx, dw, db, dy, y, x, w, &p, cols, lc_ctx_of(L)->scratch, lc_ctx_of(L)->pool, &e))
     return lc_raise(L, &e);
   return 0;
 }

@@ -290,7 +290,7 @@ static int f_matmul(lua_State *L) {
     if (lc_matmul_shape(a, b, &ndim, shape, &e)) return lc_raise(L, &e);
     out = lc_pushtensor(L, ndim, shape);
   }
-  if (lc_matmul(out, a, b, 0, ctx->alloc, ctx->pool, &e)) return lc_raise(L, &e);
+  if (lc_matmul(out, a, b, 0, ctx->scratch, ctx->pool, &e)) return lc_raise(L, &e);
   return 1;
 }
 

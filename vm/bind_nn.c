@@ -17,7 +17,7 @@ static lc_tensor *opttensor(lua_State *L, int idx) { return lua_isnoneornil(L, i
 static int k_linear_forward(lua_State *L) {
   lc_tensor *y = lc_checktensor(L, 1), *x = lc_checktensor(L, 2), *w = lc_checktensor(L, 3), *b = opttensor(L, 4);
   lc_error e;
-  if (lc_linear_forward(y, x, w, b, lc_ctx_of(L)->alloc, lc_ctx_of(L)->pool, &e)) return lc_raise(L, &e);
+  if (lc_linear_forward(y, x, w, b, lc_ctx_of(L)->scratch, lc_ctx_of(L)->pool, &e)) return lc_raise(L, &e);
   return 0;
 }
 
@@ -25,7 +25,7 @@ static int k_linear_backward(lua_State *L) {
   lc_tensor *dx = opttensor(L, 1), *dw = lc_checktensor(L, 2), *db = opttensor(L, 3);
   lc_tensor *dy = lc_checktensor(L, 4), *x = lc_checktensor(L, 5), *w = lc_checktensor(L, 6);
   lc_error e;
-  if (lc_linear_backward(dx, dw, db, dy, x, w, lc_ctx_of(L)->alloc, lc_ctx_of(L)->pool, &e)) return lc_raise(L, &e);
+  if (lc_linear_backward(dx, dw, db, dy, x, w, lc_ctx_of(L)->scratch, lc_ctx_of(L)->pool, &e)) return lc_raise(L, &e);
   return 0;
 }
 

@@ -41,6 +41,8 @@ static int ctx_gc(lua_State *L) {
   lc_ctx *ctx = luaL_checkudata(L, 1, LC_CTX_MT);
   if (ctx->alloc) lc_allocator_release(ctx->alloc);
   ctx->alloc = NULL;
+  if (ctx->scratch) lc_allocator_release(ctx->scratch);
+  ctx->scratch = NULL;
   lc_pool_free(ctx->pool);
   ctx->pool = NULL;
   return 0;
@@ -97,10 +99,13 @@ static int f_live_tensors(lua_State *L) {
   return 1;
 }
 
-/* memory_stats() -> {live_bytes, cached_bytes, live_tensors} */
+/* memory_stats() -> {live_bytes, cached_bytes, live_tensors, scratch_bytes}; scratch_bytes:
+ * the kernels' temporaries kept for the next call */
 static int f_memory_stats(lua_State *L) {
   lc_ctx *ctx = lc_ctx_of(L);
-  lua_createtable(L, 0, 3);
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, (lua_Integer)lc_allocator_cached_bytes(ctx->scratch));
+  lua_setfield(L, -2, "scratch_bytes");
   lua_pushinteger(L, (lua_Integer)lc_allocator_live_bytes(ctx->alloc));
   lua_setfield(L, -2, "live_bytes");
   lua_pushinteger(L, (lua_Integer)lc_allocator_cached_bytes(ctx->alloc));
@@ -126,6 +131,7 @@ static int f_set_memory_budget(lua_State *L) {
 
 static int f_empty_cache(lua_State *L) {
   lc_allocator_trim(lc_ctx_of(L)->alloc);
+  lc_allocator_trim(lc_ctx_of(L)->scratch);
   return 0;
 }
 
@@ -152,6 +158,7 @@ static uint64_t default_seed(lua_State *L) {
 int lc_open_core(lua_State *L) {
   lc_ctx *c = lua_newuserdatauv(L, sizeof(lc_ctx), 0);
   c->alloc = NULL;
+  c->scratch = NULL;
   c->pool = NULL;
   c->gc_pending = 0;
   c->live_tensors = 0;
@@ -163,7 +170,8 @@ int lc_open_core(lua_State *L) {
   }
   lua_setmetatable(L, -2);
   c->alloc = lc_allocator_new(LC_CACHE_LIMIT);
-  if (!c->alloc) luaL_error(L, "luacnn: out of memory");
+  c->scratch = lc_allocator_new_workspace(LC_CACHE_LIMIT);
+  if (!c->alloc || !c->scratch) luaL_error(L, "luacnn: out of memory");
   /* every core by default; the host's --threads / $LUACNN_THREADS call set_num_threads */
   lc_blas_single_threaded();
   set_threads(c, lc_cpu_count());

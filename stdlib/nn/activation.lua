@@ -15,6 +15,11 @@ function Activation:__init(name, opts)
   opts = opts or {}
   self.activation = Dense.check_activation(name, "Activation")
   self.alpha = opts.alpha or (name == "leaky_relu" and 0.3 or name == "elu" and 1.0 or 0)
+  -- inplace = false: never write into the input; true (as nil): where the container finds it safe
+  if opts.inplace ~= nil and type(opts.inplace) ~= "boolean" then
+    error(string.format("Activation: inplace must be true or false, got %s", tostring(opts.inplace)), 3)
+  end
+  if opts.inplace == false then self.inplace = false end
   if opts.input_shape then self:build(opts.input_shape) end
 end
 
@@ -22,15 +27,33 @@ local function contiguous_buffer(self, name, x)
   return self:buffer(name, table.unpack(x:size()))
 end
 
+-- In place: a ReLU whose input is the output of a layer that does not read it in backward
+-- (its container says so: layer._inplace, see Sequential:forward) writes into that output
+-- instead of a buffer of its own, as PyTorch's ReLU(inplace=True). Its backward only needs
+-- where the output is positive, which the overwritten input still tells. inplace = false
+-- (an option) keeps the layer out of it.
 function Activation:forward(x)
   self:check_input(x, true)
   if not x:is_contiguous() then x = x:contiguous() end
   self._x = x
-  local y = contiguous_buffer(self, "y", x)
+  local y
+  if self._inplace and self.activation == "relu" and self.inplace ~= false then
+    y = x
+    self._buffers.y = nil
+  else
+    y = contiguous_buffer(self, "y", x)
+  end
   K.act_forward(self.activation, y, x, self.alpha)
+  self._y = y
   self.output = y
   return y
 end
+
+-- dy may be overwritten (in a container's memory plan) by the elementwise activations:
+-- each input gradient depends on its own position only.
+local ELEMENTWISE_GRAD = {relu = true, leaky_relu = true, sigmoid = true, tanh = true, elu = true, softplus = true,
+                          gelu = true, linear = true}
+Activation.grad_aliases_dy = true
 
 function Activation:preactivation()
   return self._x
@@ -43,8 +66,14 @@ function Activation:backward(x, dy, from_preactivation)
   end
   if not x:is_contiguous() then x = x:contiguous() end
   if not dy:is_contiguous() then dy = dy:contiguous() end
-  local dx = contiguous_buffer(self, "dx", x)
-  K.act_backward(self.activation, dx, dy, x, self._buffers.y, self.alpha)
+  local y = self._y
+  local dx
+  if self._dy_owned and ELEMENTWISE_GRAD[self.activation] then
+    dx = dy
+  else
+    dx = self:grad_buffer("dx", table.unpack(x:size()))
+  end
+  K.act_backward(self.activation, dx, dy, x, y, self.alpha)
   self.grad_input = dx
   return dx
 end
@@ -57,12 +86,13 @@ function Activation:describe()
 end
 
 function Activation:config()
-  return {type = "Activation", activation = self.activation, alpha = self.alpha, input_shape = self.input_shape}
+  return {type = "Activation", activation = self.activation, alpha = self.alpha, input_shape = self.input_shape,
+          inplace = self.inplace}
 end
 
 function Activation.from_config(cfg, _, path)
-  registry.check_fields(cfg, {"activation", "alpha", "input_shape"}, path)
-  return Activation(cfg.activation, {alpha = cfg.alpha, input_shape = cfg.input_shape})
+  registry.check_fields(cfg, {"activation", "alpha", "input_shape", "inplace"}, path)
+  return Activation(cfg.activation, {alpha = cfg.alpha, input_shape = cfg.input_shape, inplace = cfg.inplace})
 end
 registry.register("Activation", Activation)
 

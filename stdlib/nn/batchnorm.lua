@@ -92,12 +92,18 @@ local function bn_class(name, sample_dims)
     return y
   end
 
+  -- The backward reads the input and the saved statistics, never the output: an in-place
+  -- ReLU after the layer may overwrite it.
+  function BN:output_reusable()
+    return true
+  end
+
   -- The mode of the forward pass decides the formula: in training the batch statistics
   -- depend on x, in evaluation they are constants.
   function BN:backward(x, dy)
     if x ~= self._x then x = x:contiguous() end
     if not dy:is_contiguous() then dy = dy:contiguous() end
-    local dx = self.compute_input_grad ~= false and self:buffer("dx", table.unpack(x:size())) or nil
+    local dx = self.compute_input_grad ~= false and self:grad_buffer("dx", table.unpack(x:size())) or nil
     K.batchnorm_backward(dx, self.grad_weight, self.grad_bias, dy, x, self.weight, self.save_mean, self.save_invstd,
                          self._training)
     self.grad_input = dx

@@ -45,7 +45,7 @@ function ChannelPad:forward(x)
 end
 
 function ChannelPad:backward(x, dy)
-  local dx = self:buffer("dx", table.unpack(x:size()))
+  local dx = self:grad_buffer("dx", table.unpack(x:size()))
   dx:copy(dy:narrow(2, self.before + 1, x:size(2)))
   self.grad_input = dx
   return dx

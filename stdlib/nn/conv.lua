@@ -20,6 +20,25 @@ M.ALGOS = {auto = 0, gemm = 1, direct = 2, winograd = 3}
 -- Columns kept from forward to backward, at most (floats per layer): 4M floats, 16 MB.
 M.KEEP_COLUMNS = 4 * 1024 * 1024
 
+-- One sample per kernel call when one sample's columns (im2col's lowered input, K x P
+-- floats) reach this, 16M floats (64 MB): the GEMM path lowers one sample per thread at a
+-- time, so its scratch is threads x K x P floats plus as much again in backward (VGG-16's
+-- second layer at 224x224 with algo 'gemm' and 2 threads: 230 MB forward, 460 MB backward,
+-- more than its output; auto picks Winograd for it, whose scratch is chunked). Called per sample, the kernel holds one sample's columns, and its GEMMs are
+-- split over the threads instead: as fast for that layer (batch 8: backward 1.7-2.2 s
+-- either way), 5-15% slower for VGG-16's 112x112 and 56x56 layers, whose batched scratch
+-- (at most 230 MB) is no larger than the split one of the 224x224 layer anyway.
+M.SPLIT_COLUMNS = 16 * 1024 * 1024
+
+-- Samples per kernel call for input xin: all, or 1 (see SPLIT_COLUMNS); never with kept
+-- columns (they are one matrix for the whole batch).
+local function samples_per_call(self, xin, cols)
+  local n = xin:size(1)
+  if cols or n < 2 then return n end
+  local ncols = K.conv2d_cols_numel(xin, self.weight, self.params_run)
+  return ncols // n >= M.SPLIT_COLUMNS and 1 or n
+end
+
 -- A size given as a number or {h, w}, checked: {h, w} integers >= min.
 function M.pair(v, what, name, min, level)
   level = (level or 1) + 1
@@ -221,7 +240,13 @@ function Conv2d:forward(x)
     if ncols > 0 and ncols <= M.KEEP_COLUMNS then cols = self:buffer("cols", ncols) end
   end
   if not cols then self._buffers.cols = nil end
-  K.conv2d_forward(z, xin, self.weight, self.bias, self.params_run, cols)
+  if samples_per_call(self, xin, cols) == 1 then
+    for i = 1, n do
+      K.conv2d_forward(z:narrow(1, i, 1), xin:narrow(1, i, 1), self.weight, self.bias, self.params_run)
+    end
+  else
+    K.conv2d_forward(z, xin, self.weight, self.bias, self.params_run, cols)
+  end
   self._cols_of = cols and xin or nil
   local y = z
   if self.activation ~= "linear" and not self.fused_relu then
@@ -230,6 +255,12 @@ function Conv2d:forward(x)
   end
   self.output = y
   return y
+end
+
+-- Without an activation of its own the layer's backward never reads its output, so an
+-- in-place ReLU after it may overwrite it (conv.output then holds the maps after the ReLU).
+function Conv2d:output_reusable()
+  return self.activation == "linear"
 end
 
 -- The output before the activation (nil when a ReLU is fused: it is never stored).
@@ -246,19 +277,39 @@ function Conv2d:backward(x, dy, from_preactivation)
   if self.fused_relu and from_preactivation then
     error(self:describe() .. ": a fused ReLU keeps no pre-activation to start backward from", 2)
   end
-  if self.activation ~= "linear" and not self.fused_relu and not from_preactivation then
+  local params = self.params_run
+  if self.fused_relu and self._dy_owned then
+    -- dy is the memory plan's and dead after this layer: mask it in place rather than
+    -- have the kernel mask a copy of it
+    K.act_backward("relu", dy, dy, z, z)
+    params = self._params_masked or {}
+    self._params_masked = params
+    for i, v in ipairs(self.params_run) do params[i] = v end
+    params[8] = 0
+  elseif self.activation ~= "linear" and not self.fused_relu and not from_preactivation then
     dz = self:buffer("dz", table.unpack(z:size()))
     K.act_backward(self.activation, dz, dy, z, self._buffers.y, self.alpha)
   end
   local dx
   if self.compute_input_grad then
-    dx = self:buffer("dxin", table.unpack(xin:size()))
+    if self.extra_pad then
+      dx = self:buffer("dxin", table.unpack(xin:size()))
+    else
+      dx = self:grad_buffer("dxin", table.unpack(xin:size()))
+    end
   end
   local cols = self._cols_of == xin and self._buffers.cols or nil
-  K.conv2d_backward(dx, self.grad_weight, self.grad_bias, dz, xin, self.weight, self.params_run, cols,
-                    self.fused_relu and z or nil)
+  local relu_out = params[8] == 1 and z or nil
+  if samples_per_call(self, xin, cols) == 1 then
+    for i = 1, xin:size(1) do
+      K.conv2d_backward(dx and dx:narrow(1, i, 1), self.grad_weight, self.grad_bias, dz:narrow(1, i, 1),
+                        xin:narrow(1, i, 1), self.weight, params, nil, relu_out and relu_out:narrow(1, i, 1))
+    end
+  else
+    K.conv2d_backward(dx, self.grad_weight, self.grad_bias, dz, xin, self.weight, params, cols, relu_out)
+  end
   if dx and self.extra_pad then
-    local d = self:buffer("dx", table.unpack(x:size()))
+    local d = self:grad_buffer("dx", table.unpack(x:size()))
     d:copy(dx:narrow(3, 1, x:size(3)):narrow(4, 1, x:size(4)))
     dx = d
   end

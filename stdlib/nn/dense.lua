@@ -91,6 +91,12 @@ function Dense:forward(x)
   return y
 end
 
+-- Without an activation the backward never reads the output: an in-place ReLU after the
+-- layer may overwrite it.
+function Dense:output_reusable()
+  return self.activation == "linear"
+end
+
 -- The pre-activation output z of the last forward: the logits a fused
 -- softmax + cross-entropy loss works from.
 function Dense:preactivation()
@@ -109,7 +115,7 @@ function Dense:backward(x, dy, from_preactivation)
     dz = self:buffer("dz", n, self.units)
     K.act_backward(self.activation, dz, dy, self._buffers.z, self._buffers.y, self.alpha)
   end
-  local dx = self.compute_input_grad and self:buffer("dx", n, self.in_features) or nil
+  local dx = self.compute_input_grad and self:grad_buffer("dx", n, self.in_features) or nil
   K.linear_backward(dx, self.grad_weight, self.grad_bias, dz, x2, self.weight)
   if dx and x:dim() ~= 2 then dx = dx:view(shape.of(x)) end
   self.grad_input = dx

@@ -38,11 +38,18 @@ function Dropout:backward(x, dy)
     self.grad_input = dy
     return dy
   end
-  local dx = self:buffer("dx", table.unpack(dy:size()))
-  dx:copy(dy):mul_(self._buffers.mask)
+  -- elementwise: a dy the memory plan owns is masked in place
+  local dx = dy
+  if not self._dy_owned or not dy:is_contiguous() then
+    dx = self:grad_buffer("dx", table.unpack(dy:size()))
+    dx:copy(dy)
+  end
+  dx:mul_(self._buffers.mask)
   self.grad_input = dx
   return dx
 end
+
+Dropout.grad_aliases_dy = true
 
 function Dropout:describe()
   return string.format("Dropout(%g)", self.rate)

@@ -189,6 +189,17 @@ function Add:backward(xs, dy)
   return grads
 end
 
+-- Every input gradient is dy itself; the output is never read in backward (nor Concat's).
+Add.grad_aliases_dy = true
+
+function Add:output_reusable()
+  return true
+end
+
+function Concat:output_reusable()
+  return true
+end
+
 function Add:describe()
   return "Add"
 end

@@ -27,6 +27,7 @@ local Module = require "nn.module"
 local shape = require "nn.shape"
 local graph = require "nn.graph"
 local registry = require "nn.registry"
+local memory = require "nn.memory"
 
 local bare = graph.bare
 
@@ -295,7 +296,9 @@ function Model:forward(x)
     local arg = gather_args(st, values)
     if sched.recompute[st] then st.rng = T.get_rng_state() end
     local layer = st.layer
+    layer._inplace = self:reusable_input(st, sched) or nil
     local ok, out = pcall(layer.forward, layer, arg)
+    layer._inplace = nil
     if not ok then error(self:where(st, out), 2) end
     if st.shared then
       local b = self:buffer("out" .. st.slot, table.unpack(out:size()))
@@ -317,6 +320,16 @@ function Model:forward(x)
     self.output = res
   end
   return self.output
+end
+
+-- Whether step st may overwrite its input (an in-place ReLU): the input is the output of a
+-- layer used once that does not read it in backward, and st is its only reader (an output
+-- of the model counts as a reader).
+function Model:reusable_input(st, sched)
+  if st.multi or st.shared or self.inplace == false then return false end
+  local a = st.args[1]
+  local producer = self.steps[a - self.num_inputs]
+  return producer ~= nil and not producer.shared and sched.fan[a] == 1 and producer.layer:output_reusable()
 end
 
 -- A module's running statistics (batch norm), saved around a recomputation.
@@ -357,24 +370,50 @@ function Model:backward(x, dy, from_preactivation)
   local grads, need = self._grads, self._need
   for i = 1, self.nslots do grads[i] = nil end
   local fan = sched.fan
-  local function accumulate(s, g, copy)
+  -- The memory plan (nn/memory.lua): gradients live in the slots of one arena, reused by
+  -- liveness. refs[k] counts the graph slots whose gradient is slot k's tensor (or a view
+  -- of it); owner[s] is the arena slot holding the gradient of graph slot s (nil: a tensor
+  -- the plan does not own, such as the caller's dy). A slot with no refs is free: a layer's
+  -- input gradient is written there, or a gradient is copied there to be summed into.
+  local shared = self.share_grad_buffers ~= false
+  local arena = shared and (self._arena_own or memory.arena()) or nil
+  self._arena_own = arena
+  local refs, owner = self._refs or {}, self._owner or {}
+  self._refs, self._owner = refs, owner
+  for k in pairs(refs) do refs[k] = 0 end
+  for i = 1, self.nslots do owner[i] = nil end
+  local function free_slot()
+    local k = 1
+    while (refs[k] or 0) > 0 do k = k + 1 end
+    return k
+  end
+  -- g is a gradient for graph slot s, held in arena slot `where` (nil: not the plan's);
+  -- copy: the layer that made it is used again and will overwrite it
+  local function accumulate(s, g, where, copy)
     if g == nil then return end
     local cur = grads[s]
     if cur then
       cur:add_(g)
-    elseif copy or fan[s] > 1 then
-      local b = self:buffer("grad" .. s, table.unpack(g:size()))
+      return
+    end
+    -- a gradient other ones are added into must be a tensor of this slot alone
+    if copy or (fan[s] > 1 and (where == nil or (refs[where] or 0) > 0)) then
+      local k = shared and free_slot() or nil
+      local b = k and arena:tensor(k, table.unpack(g:size())) or self:buffer("grad" .. s, table.unpack(g:size()))
       b:copy(g)
-      grads[s] = b
-    else
-      grads[s] = g
+      g, where = b, k
+    end
+    grads[s] = g
+    if where then
+      refs[where] = (refs[where] or 0) + 1
+      owner[s] = where
     end
   end
   local fused = {}
   local outs = sched.outputs
   if #outs == 1 and (T.is_tensor(dy) or dy == nil) then
     if not T.is_tensor(dy) then error(self:describe() .. ":backward: dy must be a tensor, got nil", 2) end
-    accumulate(outs[1].slot, dy, false)
+    accumulate(outs[1].slot, dy)
     if from_preactivation == true then fused[outs[1].slot] = true end
   else
     if type(dy) ~= "table" then
@@ -386,7 +425,7 @@ function Model:backward(x, dy, from_preactivation)
       if g ~= nil and not T.is_tensor(g) then
         error(string.format("%s:backward: dy[%q] is a %s, not a tensor", self:describe(), tostring(o.key), type(g)), 2)
       end
-      accumulate(o.slot, g, false)
+      accumulate(o.slot, g)
       if g and type(from_preactivation) == "table" and from_preactivation[o.key] then fused[o.slot] = true end
     end
   end
@@ -414,16 +453,33 @@ function Model:backward(x, dy, from_preactivation)
         if not ok then error(self:where(st, err), 2) end
       end
       layer.compute_input_grad = st.input_need
+      -- a leaf layer used once writes its input gradient into a free slot, and may
+      -- overwrite a dy that no other gradient shares (containers plan their own insides)
+      local dy_at = owner[st.slot]
+      local plan = shared and not st.shared and not layer.layers
+      if plan then
+        layer._arena, layer._arena_slot, layer._grad_slot = arena, free_slot(), nil
+        layer._dy_owned = dy_at ~= nil and refs[dy_at] == 1
+      end
       local ok, res = pcall(layer.backward, layer, arg, g, fused[st.slot] or nil)
+      local wrote = layer._grad_slot
+      layer._arena, layer._arena_slot, layer._dy_owned, layer._grad_slot = nil, nil, nil, nil
       if not ok then error(self:where(st, res), 2) end
+      -- where the results are: the slot written, dy's place (a layer passing dy on), or
+      -- tensors the plan does not own
+      local where = wrote or (plan and layer.grad_aliases_dy and dy_at) or nil
       if st.multi then
         for j, a in ipairs(st.args) do
-          if need[a] then accumulate(a, res and res[j], st.shared) end
+          if need[a] then accumulate(a, res and res[j], where, st.shared) end
         end
       elseif need[st.args[1]] then
-        accumulate(st.args[1], res, st.shared)
+        accumulate(st.args[1], res, where, st.shared)
       end
     end
+    -- this step's gradient is dead now
+    local at = owner[st.slot]
+    if at then refs[at] = refs[at] - 1 end
+    owner[st.slot] = nil
   end
   if self.multi_input then
     local gi = {}
@@ -433,6 +489,12 @@ function Model:backward(x, dy, from_preactivation)
     self.grad_input = grads[1]
   end
   return self.grad_input
+end
+
+-- A model keeps its gradients in buffers of its own: it takes nothing from the arena of a
+-- Sequential around it (nn/memory.lua).
+function Model:arena_numel()
+  return 0
 end
 
 -- The layer of the main output when a loss may be fused with its activation: used once,
@@ -486,6 +548,7 @@ end
 
 function Model:clear_buffers()
   self._buffers = {}
+  self._arena_own = nil
   for _, layer in ipairs(self.layers) do layer:clear_buffers() end
 end
 

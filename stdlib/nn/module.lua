@@ -195,6 +195,32 @@ function Module:clear_buffers()
   self._buffers = {}
 end
 
+-- The buffer for the gradient w.r.t. the input, in backward: inside a container's memory
+-- plan (nn/memory.lua) a view of the slot the container assigned, shared with other
+-- layers and valid until the layer before this one has run its backward; otherwise the
+-- layer's own buffer `name`, as Module:buffer.
+function Module:grad_buffer(name, ...)
+  local arena = self._arena
+  if not arena then return self:buffer(name, ...) end
+  -- a buffer of a plain backward (gradcheck, a layer used alone) is not needed any more
+  self._buffers[name] = nil
+  self._grad_slot = self._arena_slot
+  return arena:tensor(self._arena_slot, ...)
+end
+
+-- Floats of input gradient this layer's backward takes from a container's arena for the
+-- input x (at most; a container asks before its backward so the arena grows once).
+function Module:arena_numel(x)
+  return T.is_tensor(x) and x:numel() or 0
+end
+
+-- Whether forward's output may be overwritten by the next layer (an in-place ReLU)
+-- without changing this layer's backward: true for layers whose backward reads their
+-- input and parameters but not their output. Off by default.
+function Module:output_reusable()
+  return false
+end
+
 -- Calling a layer: on a tensor it runs forward (layer(x) is layer:forward(x), as in
 -- PyTorch); on graph nodes from nn.Input it records the call and returns the output node,
 -- which is how nn.Model graphs are written (see nn/graph.lua). Defined here, before any

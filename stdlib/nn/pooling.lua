@@ -88,7 +88,7 @@ local function pool_class(name, kernel_name)
   function P:backward(x, dy)
     if x ~= self._x then x = x:contiguous() end
     if not dy:is_contiguous() then dy = dy:contiguous() end
-    local dx = self:buffer("dx", table.unpack(x:size()))
+    local dx = self:grad_buffer("dx", table.unpack(x:size()))
     if kernel_name == "maxpool2d" then
       K.maxpool2d_backward(dx, dy, x, self.params_c)
     else
@@ -178,7 +178,7 @@ end
 function GlobalAvgPool2d:backward(x, dy)
   local n, c = x:size(1), x:size(2)
   dy = dy:contiguous():view(n, c, 1, 1)
-  local dx = self:buffer("dx", table.unpack(x:size()))
+  local dx = self:grad_buffer("dx", table.unpack(x:size()))
   K.avgpool2d_backward(dx, dy, plane_params(x))
   self.grad_input = dx
   return dx
@@ -246,7 +246,7 @@ end
 
 function AdaptiveAvgPool2d:backward(x, dy)
   if not dy:is_contiguous() then dy = dy:contiguous() end
-  local dx = self:buffer("dx", table.unpack(x:size()))
+  local dx = self:grad_buffer("dx", table.unpack(x:size()))
   K.adaptive_avgpool2d_backward(dx, dy)
   self.grad_input = dx
   return dx

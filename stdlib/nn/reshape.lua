@@ -30,6 +30,8 @@ function Flatten:backward(x, dy)
   return self.grad_input
 end
 
+Flatten.grad_aliases_dy = true
+
 function Flatten:describe()
   return "Flatten"
 end
@@ -100,6 +102,8 @@ function Reshape:backward(x, dy)
   self.grad_input = dy:reshape(x:size())
   return self.grad_input
 end
+
+Reshape.grad_aliases_dy = true
 
 function Reshape:describe()
   return "Reshape" .. shape.str(self.target)

@@ -6,6 +6,7 @@ local is_a = require("nn.class").is_a
 local Module = require "nn.module"
 local shape = require "nn.shape"
 local registry = require "nn.registry"
+local memory = require "nn.memory"
 
 local Sequential = class("Sequential", Module)
 
@@ -127,14 +128,53 @@ function Sequential:forward(x)
   end
   local inputs = self._inputs or {}
   self._inputs = inputs
+  local prev = nil
   for i, layer in ipairs(self.layers) do
     inputs[i] = x
+    -- x is the output of a layer whose backward does not read it: a ReLU may overwrite it
+    layer._inplace = prev ~= nil and self.inplace ~= false and prev:output_reusable() or nil
     local ok, out = pcall(layer.forward, layer, x)
+    layer._inplace = nil
     if not ok then error(self:where(i, layer, out), 2) end
     x = out
+    prev = layer
   end
   self.output = x
   return x
+end
+
+-- The last layer's output may be overwritten when that layer allows it.
+function Sequential:output_reusable()
+  local last = self.layers[#self.layers]
+  return last ~= nil and last:output_reusable()
+end
+
+-- Where backward stops, and the first layer with parameters (with compute_input_grad off,
+-- the layers before it are skipped and it computes no input gradient).
+function Sequential:backward_start()
+  local first = #self.layers
+  for i, layer in ipairs(self.layers) do
+    if #layer:named_parameters() > 0 then
+      first = i
+      break
+    end
+  end
+  return self.compute_input_grad and 1 or first, first
+end
+
+-- The largest input gradient any layer inside takes from the arena (nn/memory.lua), for
+-- the inputs of the last forward and the layers backward runs.
+function Sequential:arena_numel()
+  local n = 0
+  local stop = self:backward_start()
+  for i = stop, #self.layers do
+    local layer, x = self.layers[i], self._inputs and self._inputs[i]
+    -- the layer backward stops at makes no input gradient, but a container's insides do
+    if x ~= nil and (i > stop or self.compute_input_grad or layer.layers) then
+      n = math.max(n, layer:arena_numel(x))
+    end
+  end
+  return n
 end
 
 function Sequential:preactivation()
@@ -153,23 +193,40 @@ function Sequential:backward(x, dy, from_preactivation)
     error("Sequential:backward: call forward with the same input first", 2)
   end
   local n = #self.layers
-  local first = n
-  for i, layer in ipairs(self.layers) do
-    if #layer:named_parameters() > 0 then
-      first = i
-      break
-    end
-  end
+  local stop, first = self:backward_start()
   -- set every time: a flag left off by fit must be back on for a plain backward
   for i = 1, first do self.layers[i].compute_input_grad = self.compute_input_grad end
-  local stop = self.compute_input_grad and 1 or first
+  -- The memory plan (nn/memory.lua): the input gradients go into the two slots of one
+  -- arena, the parent's when this Sequential is nested in one. cur is the slot that holds
+  -- dy (nil: dy is the caller's, never written into).
+  local arena, cur = self._arena, nil
+  if arena then
+    cur = self._dy_owned and 3 - self._arena_slot or nil
+  elseif self.share_grad_buffers ~= false then
+    arena = self._own_arena or memory.arena()
+    self._own_arena = arena
+    arena:reserve(self:arena_numel())
+  end
   for i = n, stop, -1 do
     local layer = self.layers[i]
+    if arena then
+      layer._arena, layer._arena_slot, layer._dy_owned, layer._grad_slot = arena, cur == 1 and 2 or 1, cur ~= nil, nil
+    end
     local ok, res = pcall(layer.backward, layer, inputs[i], dy, from_preactivation and i == n)
+    local slot = layer._grad_slot
+    layer._arena, layer._arena_slot, layer._dy_owned, layer._grad_slot = nil, nil, nil, nil
     if not ok then error(self:where(i, layer, res), 2) end
+    -- where the result lives: a slot, or dy's place again (dy itself or a view of it), or
+    -- somewhere this plan does not own
+    if slot then
+      cur = slot
+    elseif not layer.grad_aliases_dy then
+      cur = nil
+    end
     dy = res
   end
   if stop > 1 then dy = nil end
+  self._grad_slot = self._arena and cur or nil
   self.grad_input = dy
   return dy
 end
@@ -233,6 +290,7 @@ end
 registry.register("Sequential", Sequential)
 
 function Sequential:clear_buffers()
+  self._own_arena = nil
   for _, layer in ipairs(self.layers) do layer:clear_buffers() end
 end
 

@@ -50,7 +50,7 @@ function ZeroPad2d:forward(x)
 end
 
 function ZeroPad2d:backward(x, dy)
-  local dx = self:buffer("dx", table.unpack(x:size()))
+  local dx = self:grad_buffer("dx", table.unpack(x:size()))
   dx:copy(inner(self, dy, x:size(3), x:size(4)))
   self.grad_input = dx
   return dx

@@ -101,6 +101,41 @@ static void test_cache_limit(void) {
   lc_allocator_release(a);
 }
 
+/* The workspace variant (kernels' scratch): any cached block that fits serves, and a miss
+ * frees the cached blocks (all smaller than the request) before making a new one. */
+static void test_workspace(void) {
+  lc_error e;
+  lc_allocator *a = lc_allocator_new_workspace(1024 * KIB);
+  lc_storage *big = lc_storage_new(a, 100 * 1024, &e);  /* 400 KiB */
+  CHECK(big != NULL, "storage: %s", e.msg);
+  float *p = big->data;
+  size_t got = big->bytes;
+  lc_storage_release(big);
+  CHECK(lc_allocator_cached_bytes(a) == got, "the block is kept (%zu)", lc_allocator_cached_bytes(a));
+  /* a request of a tenth of it takes it, where the tensor cache would make another */
+  lc_storage *s = lc_storage_new(a, 10 * 1024, &e);
+  CHECK(s && s->data == p && s->bytes == got, "a small request takes the big block");
+  CHECK(lc_allocator_cached_bytes(a) == 0 && lc_allocator_live_bytes(a) == got, "accounting: live %zu cached %zu",
+        lc_allocator_live_bytes(a), lc_allocator_cached_bytes(a));
+  /* a second request while the first holds the block: a block of its own */
+  lc_storage *t = lc_storage_new(a, 20 * 1024, &e);
+  CHECK(t && t->data != p, "a second temporary gets another block");
+  lc_storage_release(t);
+  lc_storage_release(s);
+  CHECK(lc_allocator_cached_bytes(a) == got + 80 * KIB, "both kept: %zu", lc_allocator_cached_bytes(a));
+  /* a request larger than every cached block frees them all, so sizes do not pile up */
+  lc_storage *huge = lc_storage_new(a, 150 * 1024, &e);
+  CHECK(huge && lc_allocator_cached_bytes(a) == 0, "a miss empties the cache (%zu left)", lc_allocator_cached_bytes(a));
+  lc_storage_release(huge);
+  CHECK(lc_allocator_cached_bytes(a) == 600 * KIB, "only the new block is kept (%zu)", lc_allocator_cached_bytes(a));
+  /* small blocks still go straight to malloc */
+  s = lc_storage_new(a, 100, &e);
+  CHECK(s && s->bytes == 448, "100 floats round up to %zu bytes", s ? s->bytes : 0);
+  lc_storage_release(s);
+  CHECK(lc_allocator_cached_bytes(a) == 600 * KIB, "small blocks are not cached");
+  lc_allocator_release(a);
+}
+
 static void test_lifetimes(void) {
   lc_error e;
   lc_allocator *a = lc_allocator_new(1024 * KIB);
@@ -156,6 +191,7 @@ int main(void) {
   test_seed(5);
   test_cache_reuse();
   test_cache_limit();
+  test_workspace();
   test_lifetimes();
   test_errors();
   return check_done("test_alloc");
