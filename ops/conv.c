@@ -375,16 +375,25 @@ static int winograd_pays(const conv_dims *d) {
   return d->Cg >= WINOGRAD_MIN_CHANNELS && d->O >= WINOGRAD_MIN_CHANNELS && d->OH * d->OW * 2 >= th * tw * 16;
 }
 
+#define TINY_MAX_TAPS 256
+static int tiny_possible(const conv_dims *d, const lc_conv2d_params *p);
+static int tiny_chosen(const conv_dims *d, const lc_conv2d_params *p);
+
 static int choose_algo(const conv_dims *d, const lc_conv2d_params *p) {
   if (p->algo == LC_CONV_GEMM) return LC_CONV_GEMM;
   if (p->algo == LC_CONV_WINOGRAD) return winograd_fits(d, p) ? LC_CONV_WINOGRAD : -1;
+  if (p->algo == LC_CONV_TINY) return tiny_possible(d, p) ? LC_CONV_TINY : -1;
   if (p->algo == LC_CONV_AUTO && winograd_fits(d, p) && winograd_pays(d)) return LC_CONV_WINOGRAD;
+  if (tiny_chosen(d, p)) return LC_CONV_TINY;
   int ok = direct_fits(d, p) && lc_direct_available();
   if (p->algo == LC_CONV_DIRECT) return ok ? LC_CONV_DIRECT : -1;
   return ok && d->K <= DIRECT_MAX_TAPS && d->KH * d->KW > 1 ? LC_CONV_DIRECT : LC_CONV_GEMM;
 }
 
 static int algo_failed(const char *what, const lc_conv2d_params *p, lc_error *e) {
+  if (p->algo == LC_CONV_TINY)
+    return lc_fail(e, "%s: the tiny-map algorithm needs dilation 1, one group and at most %d kernel taps", what,
+                   TINY_MAX_TAPS);
   if (p->algo == LC_CONV_WINOGRAD)
     return lc_fail(e, "%s: the Winograd algorithm needs a 3x3 kernel, stride 1, dilation 1, one group and padding "
                    "of at most 2", what);
@@ -570,14 +579,325 @@ static int direct_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc
   return 0;
 }
 
+/* ---- tiny maps: the taps that only read padding dropped ---- */
+
+/* ResNet-18 on 32x32 images ends with 2x2 and 1x1 maps under 3x3 pad-1 kernels: at 1x1
+ * only the centre tap ever reads the input, at 2x2 each output reads 4 of its 9 taps, so
+ * im2col + GEMM multiplies mostly zeros (9x and 2.25x the useful work). Here each output
+ * position p runs its own products over the taps that land inside the input. In the
+ * channels-last layouts these are plain strided matrices, one GEMM per kernel row of the
+ * valid rectangle, whose taps are adjacent pixels of one input row:
+ *   xt  [N, H*W, C]       the input, channels last
+ *   wt  [O, KH*KW, C]     the weights, taps before channels (only taps some output reads)
+ *   yt  [N, P, O]         the output (or dy), channels last
+ *   yt[:, p, :] += xt[:, pixel(p, i, j0..j1), :] [N, (j1-j0)*C] @ wt[:, i*KW + j0..j1, :]^T
+ * Dimension letters as at the top of the file; T = KH*KW taps. */
+
+/* The taps [k0, k1) of a kernel dim that read inside the input for output coordinate o. */
+static void tiny_taps(int64_t o, int64_t stride, int64_t pad, int64_t in, int64_t k, int64_t *k0, int64_t *k1) {
+  int64_t start = o * stride - pad;  /* input coordinate of tap 0 */
+  *k0 = start < 0 ? -start : 0;
+  *k1 = in - start < k ? in - start : k;
+  if (*k1 < *k0) *k1 = *k0;
+}
+
+/* The (output position, tap) pairs that read the input, of P*KH*KW: times N*O*C, the
+ * multiply-adds the tiny-map algorithm does. */
+static int64_t tiny_useful_taps(const conv_dims *d, const lc_conv2d_params *p) {
+  int64_t rows = 0, cols = 0, i0, i1;
+  for (int64_t oh = 0; oh < d->OH; oh++) tiny_taps(oh, p->stride_h, p->pad_h, d->H, d->KH, &i0, &i1), rows += i1 - i0;
+  for (int64_t ow = 0; ow < d->OW; ow++) tiny_taps(ow, p->stride_w, p->pad_w, d->W, d->KW, &i0, &i1), cols += i1 - i0;
+  return rows * cols;
+}
+
+static int tiny_possible(const conv_dims *d, const lc_conv2d_params *p) {
+  return d->G == 1 && p->dilation_h == 1 && p->dilation_w == 1 && d->KH * d->KW <= TINY_MAX_TAPS;
+}
+
+/* Chosen (after Winograd, which takes the 3x3 stride-1 layers with enough channels and
+ * pixels) for output maps of at most 16 positions, and of at most 64 with at most 64
+ * input channels: ResNet-18's 2x2 and 1x1 maps and its 3x3/2 layers on 32x32 images,
+ * where im2col's short rows, the output copies and the batch split's per-part weight
+ * gradients cost more than the products. Measured with batch 64, 1 thread, ms forward /
+ * backward, im2col + GEMM -> this: 64->128 3x3/2 on 8x8 4.2 / 8.1 -> 3.0 / 5.9 (2 threads,
+ * backward 9.0 -> 4.9); 128->256 3x3/2 on 4x4 4.3 / 7.9 -> 2.4 / 4.8; 128->128 3x3 on 4x4
+ * unpadded (every tap useful) 2.9 / 4.9 -> 1.7 / 3.3; 64->64 3x3 on 8x8 8.5 / 15.8 -> 5.0
+ * / 8.3 (Winograd there: 2.6 / 7.9); 128->128 3x3 on 4x4 8.9 / 18.9 -> 4.3 / 8.2
+ * (Winograd 2.4 / 9.2); 128->256 3x3 on 8x8 even with GEMM (36.9 / 69.4); on 16x16 maps
+ * GEMM won. */
+#define TINY_MAX_P 16
+#define TINY_MAX_P_FEW_CHANNELS 64
+#define TINY_FEW_CHANNELS 64
+static int tiny_chosen(const conv_dims *d, const lc_conv2d_params *p) {
+  if (p->algo != LC_CONV_AUTO || !tiny_possible(d, p) || d->KH * d->KW == 1) return 0;
+  return d->P <= TINY_MAX_P || (d->P <= TINY_MAX_P_FEW_CHANNELS && d->C <= TINY_FEW_CHANNELS);
+}
+
+/* dst [A, B] (rows B apart) = src [B, A] transposed, for each of `n` matrices. */
+static void transpose_each(float *dst, const float *src, int64_t n, int64_t B, int64_t A) {
+  for (int64_t m = 0; m < n; m++) {
+    const float *s = src + m * A * B;
+    float *t = dst + m * A * B;
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t a = 0; a < A; a++) t[a * B + b] = s[b * A + a];
+  }
+}
+
+/* The taps some output reads, as a list of tap numbers i*KW + j; returns their count.
+ * list has room for KH*KW entries. */
+static int64_t tiny_used_taps(const conv_dims *d, const lc_conv2d_params *p, int64_t *list) {
+  unsigned char used[TINY_MAX_TAPS] = {0};
+  for (int64_t oh = 0; oh < d->OH; oh++)
+    for (int64_t ow = 0; ow < d->OW; ow++) {
+      int64_t i0, i1, j0, j1;
+      tiny_taps(oh, p->stride_h, p->pad_h, d->H, d->KH, &i0, &i1);
+      tiny_taps(ow, p->stride_w, p->pad_w, d->W, d->KW, &j0, &j1);
+      for (int64_t i = i0; i < i1; i++)
+        for (int64_t j = j0; j < j1; j++) used[i * d->KW + j] = 1;
+    }
+  int64_t count = 0;
+  for (int64_t t = 0; t < d->KH * d->KW; t++)
+    if (used[t]) list[count++] = t;
+  return count;
+}
+
+/* wt [O, T, C] <- w [O, C, T] for output channels [o0, o1) and the taps in the list (the
+ * others are never read). */
+static void tiny_pack_weights(float *wt, const float *w, const conv_dims *d, const int64_t *taps, int64_t ntaps,
+                              int64_t o0, int64_t o1) {
+  int64_t T = d->KH * d->KW, C = d->C;
+  /* tap by tap, a tight loop over the channels (one strided load, one store each) */
+  for (int64_t o = o0; o < o1; o++)
+    for (int64_t k = 0; k < ntaps; k++) {
+      const float *src = w + o * C * T + taps[k];
+      float *dst = wt + (o * T + taps[k]) * C;
+      for (int64_t c = 0; c < C; c++) dst[c] = src[c * T];
+    }
+}
+
+/* For output position q and kernel row i of its valid rectangle: the columns [j0, j1) and
+ * the offset in one sample's xt [H*W, C] of the first tap's pixel. Returns 0 when the
+ * row has no valid tap. */
+static int tiny_row(const conv_dims *d, const lc_conv2d_params *p, int64_t q, int64_t i, int64_t *j0, int64_t *j1,
+                    int64_t *xoff) {
+  int64_t oh = q / d->OW, ow = q % d->OW, i0, i1;
+  tiny_taps(oh, p->stride_h, p->pad_h, d->H, d->KH, &i0, &i1);
+  tiny_taps(ow, p->stride_w, p->pad_w, d->W, d->KW, j0, j1);
+  if (i < i0 || i >= i1 || *j1 <= *j0) return 0;
+  int64_t ih = oh * p->stride_h - p->pad_h + i, iw = ow * p->stride_w - p->pad_w + *j0;
+  *xoff = (ih * d->W + iw) * d->C;
+  return 1;
+}
+
+/* One call's operands. Each pass is one run on the pool: the parts take samples (the
+ * layout changes, the forward products, the input gradient) and output channels (the
+ * weight packing and the weight gradient), with single-threaded GEMMs: two waits a call
+ * each way, not one per product. */
+typedef struct tiny_job {
+  const conv_dims *d;
+  const lc_conv2d_params *p;
+  const float *x, *w, *b, *dy, *y;
+  float *out, *dx, *dw;
+  double *db;                       /* per output channel, for the bias gradient */
+  const int64_t *taps;
+  int64_t ntaps;
+  float *xt, *wt, *yt, *dxt, *dwt;  /* yt holds dy in backward */
+  int failed;
+  lc_error err;
+} tiny_job;
+
+/* c [M, Nc] (rows ldc apart) = op(a) @ op(b) + beta c, single-threaded */
+static int tiny_gemm(float *c, int64_t ldc, const float *a, int64_t lda, int ta, const float *b, int64_t ldb, int tb,
+                     int64_t M, int64_t Nc, int64_t K, float beta, lc_error *e) {
+  lc_tensor tc = mat(c, M, Nc, ldc), tA = ta ? mat(a, K, M, lda) : mat(a, M, K, lda);
+  lc_tensor tB = tb ? mat(b, Nc, K, ldb) : mat(b, K, Nc, ldb);
+  return lc_gemm(&tc, &tA, ta, &tB, tb, 1.0f, beta, NULL, NULL, e);
+}
+
+/* This part's samples [*n0, *n1) and output channels [*o0, *o1) (in 16s). */
+static void tiny_ranges(const conv_dims *d, int part, int nparts, long long *n0, long long *n1, long long *o0,
+                        long long *o1) {
+  lc_split_range(d->N, nparts, part, 1, n0, n1);
+  lc_split_range(d->O, nparts, part, 16, o0, o1);
+}
+
+/* Forward, first pass: xt for this part's samples, wt for its output channels. */
+static void tiny_forward_prepare(void *ctx, int part, int nparts) {
+  tiny_job *j = ctx;
+  const conv_dims *d = j->d;
+  int64_t HW = d->H * d->W;
+  long long n0, n1, o0, o1;
+  tiny_ranges(d, part, nparts, &n0, &n1, &o0, &o1);
+  if (n1 > n0) transpose_each(j->xt + n0 * HW * d->C, j->x + n0 * d->C * HW, n1 - n0, d->C, HW);
+  if (o1 > o0) tiny_pack_weights(j->wt, j->w, d, j->taps, j->ntaps, o0, o1);
+}
+
+/* Forward, second pass: this part's samples, every output channel, back to [N, O, P]. */
+static void tiny_forward_part(void *ctx, int part, int nparts) {
+  tiny_job *j = ctx;
+  const conv_dims *d = j->d;
+  int64_t T = d->KH * d->KW, HW = d->H * d->W;
+  long long n0, n1, o0, o1;
+  tiny_ranges(d, part, nparts, &n0, &n1, &o0, &o1);
+  if (n1 <= n0) return;
+  int64_t S = n1 - n0;
+  float *yt = j->yt + n0 * d->P * d->O;
+  for (int64_t q = 0; q < d->P; q++) {
+    float beta = 0.0f;
+    for (int64_t i = 0; i < d->KH; i++) {
+      int64_t j0, j1, xoff;
+      if (!tiny_row(d, j->p, q, i, &j0, &j1, &xoff)) continue;
+      int64_t K = (j1 - j0) * d->C;
+      if (tiny_gemm(yt + q * d->O, d->P * d->O, j->xt + n0 * HW * d->C + xoff, HW * d->C, 0,
+                    j->wt + (i * d->KW + j0) * d->C, T * d->C, 1, S, d->O, K, beta, &j->err))
+        j->failed = 1;
+      beta = 1.0f;
+    }
+    if (beta == 0.0f)  /* no tap reads the input: the output is the bias alone */
+      for (int64_t n = 0; n < S; n++) memset(yt + (n * d->P + q) * d->O, 0, sizeof(float) * (size_t)d->O);
+  }
+  float *y = j->out + n0 * d->O * d->P;
+  transpose_each(y, yt, S, d->P, d->O);
+  if (j->b || j->p->relu)
+    for (int64_t n = 0; n < S; n++)
+      for (int64_t o = 0; o < d->O; o++) {
+        float bias = j->b ? j->b[o] : 0.0f, *yr = y + (n * d->O + o) * d->P;
+        for (int64_t q = 0; q < d->P; q++) {
+          float v = yr[q] + bias;
+          yr[q] = j->p->relu && v <= 0 ? 0.0f : v;  /* NaN stays NaN */
+        }
+      }
+}
+
+/* Backward, first pass: xt and dy channels last (masked by a fused ReLU) for this part's
+ * samples; wt and a zeroed dwt for its output channels. */
+static void tiny_backward_prepare(void *ctx, int part, int nparts) {
+  tiny_job *j = ctx;
+  const conv_dims *d = j->d;
+  int64_t T = d->KH * d->KW, HW = d->H * d->W;
+  long long n0, n1, o0, o1;
+  tiny_ranges(d, part, nparts, &n0, &n1, &o0, &o1);
+  if (n1 > n0) {
+    transpose_each(j->xt + n0 * HW * d->C, j->x + n0 * d->C * HW, n1 - n0, d->C, HW);
+    for (int64_t n = n0; n < n1; n++)
+      for (int64_t o = 0; o < d->O; o++) {
+        const float *g = j->dy + (n * d->O + o) * d->P, *yr = j->p->relu ? j->y + (n * d->O + o) * d->P : NULL;
+        for (int64_t q = 0; q < d->P; q++) j->yt[(n * d->P + q) * d->O + o] = yr && !(yr[q] > 0) ? 0.0f : g[q];
+      }
+  }
+  if (o1 > o0 && j->dx) tiny_pack_weights(j->wt, j->w, d, j->taps, j->ntaps, o0, o1);
+  for (int64_t o = o0; o < o1; o++)
+    for (int64_t k = 0; k < j->ntaps; k++) memset(j->dwt + (o * T + j->taps[k]) * d->C, 0, sizeof(float) * (size_t)d->C);
+}
+
+/* Backward, second pass. Output channels [o0, o1): dwt[o, taps] = sum over q of
+ * dy_q^T [O, N] @ xt[:, pixels of q's row] [N, K], added onto dw [O, C, T], and the bias
+ * sums. Samples [n0, n1): dxt[n, pixels] += dy_q [n, O] @ wt[:, taps], back to [N, C, H*W]. */
+static void tiny_backward_part(void *ctx, int part, int nparts) {
+  tiny_job *j = ctx;
+  const conv_dims *d = j->d;
+  int64_t T = d->KH * d->KW, HW = d->H * d->W;
+  long long n0, n1, o0, o1;
+  tiny_ranges(d, part, nparts, &n0, &n1, &o0, &o1);
+  if (o1 > o0) {
+    for (int64_t q = 0; q < d->P; q++)
+      for (int64_t i = 0; i < d->KH; i++) {
+        int64_t j0, j1, xoff;
+        if (!tiny_row(d, j->p, q, i, &j0, &j1, &xoff)) continue;
+        int64_t K = (j1 - j0) * d->C;
+        if (tiny_gemm(j->dwt + o0 * T * d->C + (i * d->KW + j0) * d->C, T * d->C, j->yt + q * d->O + o0, d->P * d->O,
+                      1, j->xt + xoff, HW * d->C, 0, o1 - o0, K, d->N, 1.0f, &j->err))
+          j->failed = 1;
+      }
+    for (int64_t o = o0; o < o1; o++)
+      for (int64_t k = 0; k < j->ntaps; k++) {
+        float *dst = j->dw + o * d->C * T + j->taps[k];
+        const float *src = j->dwt + (o * T + j->taps[k]) * d->C;
+        for (int64_t c = 0; c < d->C; c++) dst[c * T] += src[c];
+      }
+    if (j->db) {
+      for (int64_t o = o0; o < o1; o++) j->db[o] = 0;
+      for (int64_t r = 0; r < d->N * d->P; r++)
+        for (int64_t o = o0; o < o1; o++) j->db[o] += j->yt[r * d->O + o];
+    }
+  }
+  if (n1 <= n0 || !j->dx) return;
+  int64_t S = n1 - n0;
+  float *dxt = j->dxt + n0 * HW * d->C;
+  memset(dxt, 0, sizeof(float) * (size_t)(S * HW * d->C));
+  for (int64_t q = 0; q < d->P; q++)
+    for (int64_t i = 0; i < d->KH; i++) {
+      int64_t j0, j1, xoff;
+      if (!tiny_row(d, j->p, q, i, &j0, &j1, &xoff)) continue;
+      int64_t K = (j1 - j0) * d->C;
+      if (tiny_gemm(dxt + xoff, HW * d->C, j->yt + n0 * d->P * d->O + q * d->O, d->P * d->O, 0,
+                    j->wt + (i * d->KW + j0) * d->C, T * d->C, 0, S, K, d->O, 1.0f, &j->err))
+        j->failed = 1;
+    }
+  transpose_each(j->dx + n0 * d->C * HW, dxt, S, HW, d->C);
+}
+
+/* Parts: the pool's threads when there is work for them (multiply-adds) and at least a
+ * sample each. */
+static int tiny_parts(lc_pool *pool, const conv_dims *d, int64_t macs) {
+  int threads = lc_pool_threads(pool);
+  if (macs < ((int64_t)1 << 18)) return 1;
+  return d->N < threads ? (int)(d->N > 0 ? d->N : 1) : threads;
+}
+
+static void tiny_run(lc_pool *pool, int parts, lc_task_fn fn, tiny_job *j) {
+  if (parts > 1) lc_pool_run(pool, parts, fn, j);
+  else fn(j, 0, 1);
+}
+
+static int tiny_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, const lc_tensor *b, const conv_dims *d,
+                        const lc_conv2d_params *p, lc_allocator *scratch, lc_pool *pool, lc_error *e) {
+  int64_t T = d->KH * d->KW, HW = d->H * d->W;
+  int64_t taps[TINY_MAX_TAPS], ntaps = tiny_used_taps(d, p, taps);
+  lc_tensor work = {0};
+  int64_t shape[1] = {d->N * HW * d->C + d->O * T * d->C + d->N * d->P * d->O};
+  if (lc_tensor_init(&work, scratch, 1, shape, e)) return -1;
+  tiny_job j = {.d = d, .p = p, .x = x->data, .w = w->data, .b = b ? b->data : NULL, .out = y->data, .taps = taps,
+                .ntaps = ntaps};
+  j.xt = work.data, j.wt = j.xt + d->N * HW * d->C, j.yt = j.wt + d->O * T * d->C;
+  int parts = tiny_parts(pool, d, d->N * d->O * d->C * tiny_useful_taps(d, p));
+  tiny_run(pool, parts, tiny_forward_prepare, &j);
+  tiny_run(pool, parts, tiny_forward_part, &j);
+  lc_tensor_release(&work);
+  return j.failed ? lc_fail(e, "%s", j.err.msg) : 0;
+}
+
+static int tiny_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_tensor *dy, const lc_tensor *y,
+                         const lc_tensor *x, const lc_tensor *w, const conv_dims *d, const lc_conv2d_params *p,
+                         lc_allocator *scratch, lc_pool *pool, lc_error *e) {
+  int64_t T = d->KH * d->KW, HW = d->H * d->W;
+  int64_t taps[TINY_MAX_TAPS], ntaps = tiny_used_taps(d, p, taps);
+  lc_tensor work = {0};
+  int64_t xsize = d->N * HW * d->C, wsize = d->O * T * d->C, dbsize = db ? 2 * d->O : 0;  /* doubles as 2 floats */
+  int64_t shape[1] = {dbsize + 2 * xsize + 2 * wsize + d->N * d->P * d->O};
+  if (lc_tensor_init(&work, scratch, 1, shape, e)) return -1;
+  tiny_job j = {.d = d, .p = p, .x = x->data, .w = w->data, .dy = dy->data, .y = p->relu ? y->data : NULL,
+                .dx = dx ? dx->data : NULL, .dw = dw->data, .db = db ? (double *)work.data : NULL, .taps = taps,
+                .ntaps = ntaps};
+  j.xt = work.data + dbsize, j.dxt = j.xt + xsize, j.wt = j.dxt + xsize, j.dwt = j.wt + wsize, j.yt = j.dwt + wsize;
+  int parts = tiny_parts(pool, d, d->N * d->O * d->C * tiny_useful_taps(d, p));
+  tiny_run(pool, parts, tiny_backward_prepare, &j);
+  tiny_run(pool, parts, tiny_backward_part, &j);
+  if (db)
+    for (int64_t o = 0; o < d->O; o++) db->data[o] += (float)j.db[o];
+  lc_tensor_release(&work);
+  return j.failed ? lc_fail(e, "%s", j.err.msg) : 0;
+}
+
 /* ---- entry points ---- */
 
 int lc_conv2d_algo(const lc_tensor *x, const lc_tensor *w, const lc_conv2d_params *p) {
   conv_dims d;
   if (x->ndim != 4 || w->ndim != 4 || lc_conv2d_output_size(x->shape[1], x->shape[2], x->shape[3], w->shape, p, &d.OH, &d.OW, NULL))
     return -1;
-  d.C = x->shape[1], d.KH = w->shape[2], d.KW = w->shape[3], d.G = p->groups, d.K = d.C / d.G * d.KH * d.KW;
-  d.O = w->shape[0], d.Cg = d.C / d.G;
+  d.N = x->shape[0], d.C = x->shape[1], d.H = x->shape[2], d.W = x->shape[3], d.O = w->shape[0];
+  d.KH = w->shape[2], d.KW = w->shape[3], d.G = p->groups, d.Cg = d.C / d.G, d.Og = d.O / d.G;
+  d.K = d.Cg * d.KH * d.KW, d.P = d.OH * d.OW;
   return choose_algo(&d, p);
 }
 
@@ -586,7 +906,7 @@ int64_t lc_conv2d_cols_numel(const lc_tensor *x, const lc_tensor *w, const lc_co
   if (x->ndim != 4 || w->ndim != 4 || lc_conv2d_output_size(x->shape[1], x->shape[2], x->shape[3], w->shape, p, &OH, &OW, NULL))
     return -1;
   int algo = lc_conv2d_algo(x, w, p);
-  if (algo == LC_CONV_DIRECT || algo == LC_CONV_WINOGRAD) return 0;
+  if (algo != LC_CONV_GEMM) return 0;
   return x->shape[0] * x->shape[1] * w->shape[2] * w->shape[3] * OH * OW;
 }
 
@@ -609,6 +929,7 @@ int lc_conv2d_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, cons
   if (algo == LC_CONV_WINOGRAD)
     return lc_winograd_forward(y->data, x->data, w->data, b ? b->data : NULL, (int)p->relu, 0, d.N, d.C, d.H, d.W, d.O,
                                p->pad_h, p->pad_w, scratch, pool, e);
+  if (algo == LC_CONV_TINY) return d.N ? tiny_forward(y, x, w, b, &d, p, scratch, pool, e) : 0;
   if (kept && check_cols("conv2d", kept, &d, e)) return -1;
   if (d.N == 0) return 0;
   int parts = batch_parts(&d, pool);
@@ -643,6 +964,7 @@ int lc_conv2d_backward(lc_tensor *dx, lc_tensor *dw, lc_tensor *db, const lc_ten
   int algo = choose_algo(&d, p);
   if (algo < 0) return algo_failed("conv2d backward", p, e);
   if (algo == LC_CONV_DIRECT) return d.N ? direct_backward(dx, dw, db, dy, y, x, w, &d, p, scratch, pool, e) : 0;
+  if (algo == LC_CONV_TINY) return d.N ? tiny_backward(dx, dw, db, dy, y, x, w, &d, p, scratch, pool, e) : 0;
   int wino = algo == LC_CONV_WINOGRAD;  /* (keeps no columns) */
   if (wino) kept = NULL;
   if (kept && check_cols("conv2d backward", kept, &d, e)) return -1;

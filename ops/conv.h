@@ -22,7 +22,7 @@
 /* relu: forward writes max(0, conv + b) (NaN stays NaN) and backward takes that output to
  * mask dy (ReLU fused into the convolution: one pass over the output fewer each way).
  * algo: how to compute it; LC_CONV_AUTO picks by shape (tests force each). */
-enum { LC_CONV_AUTO = 0, LC_CONV_GEMM = 1, LC_CONV_DIRECT = 2, LC_CONV_WINOGRAD = 3 };
+enum { LC_CONV_AUTO = 0, LC_CONV_GEMM = 1, LC_CONV_DIRECT = 2, LC_CONV_WINOGRAD = 3, LC_CONV_TINY = 4 };
 typedef struct lc_conv2d_params {
   int64_t stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups, relu, algo;
 } lc_conv2d_params;
@@ -39,12 +39,14 @@ int64_t lc_conv2d_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad, i
 int lc_conv2d_output_size(int64_t C, int64_t H, int64_t W, const int64_t *wshape, const lc_conv2d_params *p,
                           int64_t *OH, int64_t *OW, lc_error *e);
 
-/* The algorithm a convolution of x with w runs: LC_CONV_DIRECT (conv_direct.h) for
- * stride-1 ungrouped layers with few input taps on a CPU with AVX2, LC_CONV_WINOGRAD
- * (conv_winograd.h) for 3x3 stride-1 ungrouped layers with enough channels and pixels,
- * else LC_CONV_GEMM; p->algo forces one (a forced algorithm that cannot run the layer is
- * an error). Winograd computes the input gradient with its forward kernel and the weight
- * gradient in the Winograd domain. */
+/* The algorithm a convolution of x with w runs: LC_CONV_TINY for output maps of at most 16
+ * positions (ResNet's later stages on small images: each position multiplies only its
+ * taps inside the input, channels-last GEMMs; kernels above 1x1, ungrouped, dilation 1),
+ * LC_CONV_DIRECT (conv_direct.h) for stride-1 ungrouped layers with few input taps on a
+ * CPU with AVX2, LC_CONV_WINOGRAD (conv_winograd.h) for 3x3 stride-1 ungrouped layers
+ * with enough channels and pixels, else LC_CONV_GEMM; p->algo forces one (a forced
+ * algorithm that cannot run the layer is an error). Winograd computes the input gradient
+ * with its forward kernel and the weight gradient in the Winograd domain. */
 int lc_conv2d_algo(const lc_tensor *x, const lc_tensor *w, const lc_conv2d_params *p);
 
 /* All tensors contiguous; b may be NULL. `scratch` provides the column buffers, `pool`
@@ -54,7 +56,8 @@ int lc_conv2d_algo(const lc_tensor *x, const lc_tensor *w, const lc_conv2d_param
  * cols (may be NULL) keeps the lowered input between forward and backward: forward fills
  * it, and backward, given the same cols right after the forward of the same x, skips
  * lowering x again. It must be contiguous with lc_conv2d_cols_numel() elements; that is 0
- * when the direct or Winograd algorithm runs, which keep no columns (cols is then ignored). */
+ * when the direct, Winograd or tiny-map algorithm runs, which keep no columns (cols is then
+ * ignored). */
 int64_t lc_conv2d_cols_numel(const lc_tensor *x, const lc_tensor *w, const lc_conv2d_params *p);
 int lc_conv2d_forward(lc_tensor *y, const lc_tensor *x, const lc_tensor *w, const lc_tensor *b,
                       const lc_conv2d_params *p, lc_tensor *cols, lc_allocator *scratch, lc_pool *pool, lc_error *e);

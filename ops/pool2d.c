@@ -190,6 +190,64 @@ __attribute__((target("avx2"))) static void max2x2_back_rows(float *d0, float *d
     store_cols(d1 + 2 * w, n, _mm256_and_ps(gv, s2), _mm256_and_ps(gv, s3));
   }
 }
+
+/* Max pooling with stride 2 along rows and windows up to 8x8 (ResNet's 3x3/s2 pad-1 pool
+ * after the stem): 8 outputs of a row at once. Each input row the window reads is copied
+ * into a buffer with -inf where the padding and the clipped edge are, so every tap is two
+ * plain loads whose even lanes are that tap's inputs for the 8 outputs (in the order
+ * 0 1 4 5 2 3 6 7, undone at the end by swap_mid). Taps are taken in the scalar order
+ * (rows, then columns; first maximum, first NaN), so the value and the winning tap are
+ * the scalar loops'. A window whose maximum is -inf may have let a padding cell win:
+ * such a row is left to the scalar loops. */
+#define S2_MAX_W 1024
+#define S2_MAX_K 8
+#define S2_BUF (2 * S2_MAX_W + 2 * 16 + S2_MAX_K + 16)
+
+static int is_s2(const pool_job *j) {
+  const lc_pool2d_params *p = j->p;
+  return p->stride_w == 2 && p->kernel_w <= S2_MAX_K && p->kernel_h <= S2_MAX_K && j->W <= S2_MAX_W &&
+         j->OW <= S2_MAX_W;
+}
+
+/* buf <- row r of the plane at column offset pad_w, -inf around it */
+static void s2_pad_row(float *buf, const float *row, const pool_job *j) {
+  int64_t pw = j->p->pad_w, width = 2 * (j->OW + 8) + j->p->kernel_w + 16;
+  for (int64_t i = 0; i < pw; i++) buf[i] = -INFINITY;
+  memcpy(buf + pw, row, sizeof(float) * (size_t)j->W);
+  for (int64_t i = pw + j->W; i < width; i++) buf[i] = -INFINITY;
+}
+
+/* Output row oh of a plane: the maxima into out, the winning taps (r*KW + c over the
+ * whole window) into win (may be NULL). rows: S2_MAX_K buffers. Returns 0 when some
+ * window's maximum is -inf (the caller redoes the row with the scalar loops). */
+__attribute__((target("avx2"))) static int max_s2_row(const pool_job *j, const float *plane, int64_t oh,
+                                                       float (*rows)[S2_BUF], float *out, int32_t *win) {
+  const lc_pool2d_params *p = j->p;
+  int64_t hs = oh * p->stride_h - p->pad_h, r0 = hs < 0 ? -hs : 0;
+  int64_t r1 = j->H - hs < p->kernel_h ? j->H - hs : p->kernel_h;
+  for (int64_t r = r0; r < r1; r++) s2_pad_row(rows[r], plane + (hs + r) * j->W, j);
+  int ok = 1;
+  for (int64_t w = 0; w < j->OW; w += 8) {
+    int64_t n = j->OW - w < 8 ? j->OW - w : 8;
+    __m256 m = _mm256_set1_ps(-INFINITY), idx = _mm256_set1_ps(-1.0f);
+    for (int64_t r = r0; r < r1; r++)
+      for (int64_t c = 0; c < p->kernel_w; c++) {
+        const float *src = rows[r] + 2 * w + c;
+        __m256 v = _mm256_shuffle_ps(_mm256_loadu_ps(src), _mm256_loadu_ps(src + 8), 0x88);
+        __m256 t = takes(m, v);
+        m = _mm256_blendv_ps(m, v, t);
+        idx = _mm256_blendv_ps(idx, _mm256_set1_ps((float)(r * p->kernel_w + c)), t);
+      }
+    m = swap_mid(m), idx = swap_mid(idx);
+    __m256i lanes = lc_first_lanes(n);
+    int bad = _mm256_movemask_ps(_mm256_and_ps(_mm256_cmp_ps(m, _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ),
+                                               _mm256_castsi256_ps(lanes)));
+    if (bad) ok = 0;
+    if (out) _mm256_maskstore_ps(out + w, lanes, m);
+    if (win) _mm256_maskstore_epi32(win + w, lanes, _mm256_cvtps_epi32(idx));
+  }
+  return ok;
+}
 #endif
 
 static void max_forward_part(void *ctx, int part, int nparts) {
@@ -205,12 +263,18 @@ static void max_forward_part(void *ctx, int part, int nparts) {
       }
     return;
   }
+  int s2 = is_s2(j) && lc_cpu_has_avx2(0);
+  float rows[S2_MAX_K][S2_BUF];
 #endif
   for (int64_t n = b; n < e; n++) {
     const float *plane = j->x + n * j->H * j->W;
     float *out = j->y + n * j->OH * j->OW;
-    for (int64_t oh = 0; oh < j->OH; oh++)
+    for (int64_t oh = 0; oh < j->OH; oh++) {
+#if LC_HAVE_AVX2
+      if (s2 && max_s2_row(j, plane, oh, rows, out + oh * j->OW, NULL)) continue;
+#endif
       for (int64_t ow = 0; ow < j->OW; ow++) out[oh * j->OW + ow] = plane[argmax(j, plane, oh, ow)];
+    }
   }
 }
 
@@ -219,7 +283,9 @@ static void max_backward_part(void *ctx, int part, int nparts) {
   long long b, e;
   lc_split_range(j->planes, nparts, part, 1, &b, &e);
 #if LC_HAVE_AVX2
-  int fast = is_2x2(j) && lc_cpu_has_avx2(0);
+  int fast = is_2x2(j) && lc_cpu_has_avx2(0), s2 = !fast && is_s2(j) && lc_cpu_has_avx2(0);
+  float rows[S2_MAX_K][S2_BUF];
+  int32_t win[S2_MAX_W];
 #endif
   for (int64_t n = b; n < e; n++) {
     const float *plane = j->x + n * j->H * j->W, *g = j->dy + n * j->OH * j->OW;
@@ -240,8 +306,20 @@ static void max_backward_part(void *ctx, int part, int nparts) {
     }
 #endif
     memset(d, 0, sizeof(float) * (size_t)(j->H * j->W));
-    for (int64_t oh = 0; oh < j->OH; oh++)
+    for (int64_t oh = 0; oh < j->OH; oh++) {
+#if LC_HAVE_AVX2
+      if (s2 && max_s2_row(j, plane, oh, rows, NULL, win)) {
+        /* the winning tap (r, c) of window (oh, ow) is input (hs + r, 2 ow - pad_w + c) */
+        int64_t hs = oh * j->p->stride_h - j->p->pad_h, kw = j->p->kernel_w;
+        for (int64_t ow = 0; ow < j->OW; ow++) {
+          int64_t t = win[ow];
+          d[(hs + t / kw) * j->W + 2 * ow - j->p->pad_w + t % kw] += g[oh * j->OW + ow];
+        }
+        continue;
+      }
+#endif
       for (int64_t ow = 0; ow < j->OW; ow++) d[argmax(j, plane, oh, ow)] += g[oh * j->OW + ow];
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 /* The CNN kernels for Lua, as T.kernels.*: convolution, pooling and batch norm.
  * Hyper-parameters travel as arrays of integers, in the order of the C structs:
  *   conv   {stride_h, stride_w, pad_h, pad_w, dilation_h, dilation_w, groups[, relu[, algo]]}
- *          relu 1 fuses a ReLU; algo 0 auto, 1 GEMM, 2 direct, 3 Winograd (conv.h)
+ *          relu 1 fuses a ReLU; algo 0 auto, 1 GEMM, 2 direct, 3 Winograd, 4 tiny maps (conv.h)
  *   pool   {kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w[, ceil_mode, exclude_pad]}
  *          (the last two 0 or 1, 0 when left out)
  * Outputs are passed in (buffers the layers own and reuse). */
@@ -33,8 +33,8 @@ static lc_conv2d_params conv_params(lua_State *L, int idx) {
   if (n < 7) n = 7;  /* a missing one is named by check_ints */
   check_ints(L, idx, (int)n, v, "conv2d");
   lc_conv2d_params p = {v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7] != 0, v[8]};
-  if (p.algo < LC_CONV_AUTO || p.algo > LC_CONV_WINOGRAD)
-    luaL_error(L, "conv2d: algo must be 0, 1, 2 or 3, got %d", (int)p.algo);
+  if (p.algo < LC_CONV_AUTO || p.algo > LC_CONV_TINY)
+    luaL_error(L, "conv2d: algo must be 0, 1, 2, 3 or 4, got %d", (int)p.algo);
   return p;
 }
 

@@ -281,9 +281,10 @@ describe("the memory plan", function()
       conv.SPLIT_COLUMNS = split
       calls = 0
       T.manual_seed(8)
-      -- 64 input channels: 576 taps, the GEMM path (fewer go to the direct kernels)
+      -- 64 input channels: 576 taps, the GEMM path (fewer go to the direct kernels, maps
+      -- of 8x8 and less to the tiny-map ones)
       local c = nn.Conv2d(64, 5, 3, {padding = 1, activation = fused and "relu" or nil})
-      local xi = T.randn{3, 64, 6, 6}
+      local xi = T.randn{3, 64, 9, 9}
       local y = c:forward(xi):clone()
       local dx = c:backward(xi, T.randn(y:size())):clone()
       return {y, dx, c.grad_weight:clone(), c.grad_bias:clone()}, calls
