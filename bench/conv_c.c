@@ -2,7 +2,8 @@
  * cblas_sgemm on the same GEMM shape as the yardstick (issue: conv GFLOP/s against sgemm).
  *   conv_c [THREADS [ROUNDS [LAYER [ALGO]]]]  (default 2 threads, 15 rounds, every layer and
  *                                         algorithm; LAYER: a number, or a piece of the names:
- *                                         VGG-16; ALGO: gemm, direct or winograd, for profiling)
+ *                                         VGG-16; ALGO: gemm, direct, winograd or tiny, for
+ *                                         profiling)
  * Rounds alternate the algorithms, so both see the same machine state; it prints the
  * median microseconds per call and GFLOP/s (2 flops per multiply-add of the direct
  * convolution, whatever the algorithm does: Winograd's are effective GFLOP/s; backward
@@ -56,10 +57,10 @@ static lc_tensor make(lc_allocator *A, int64_t a, int64_t b, int64_t c, int64_t 
 }
 
 #define ROUNDS_MAX 101
-#define NALGO 3
+#define NALGO 4
 
-static const int algos[NALGO] = {LC_CONV_GEMM, LC_CONV_DIRECT, LC_CONV_WINOGRAD};
-static const char *const names[NALGO] = {"gemm", "direct", "winograd"};
+static const int algos[NALGO] = {LC_CONV_GEMM, LC_CONV_DIRECT, LC_CONV_WINOGRAD, LC_CONV_TINY};
+static const char *const names[NALGO] = {"gemm", "direct", "winograd", "tiny"};
 
 int main(int argc, char **argv) {
   int threads = argc > 1 ? atoi(argv[1]) : 2, rounds = argc > 2 ? atoi(argv[2]) : 15;
