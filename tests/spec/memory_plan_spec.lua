@@ -25,6 +25,17 @@ local function max_diff(a, b)
   return (a - b):abs():max()
 end
 
+-- a and b (the plain and the planned path) after the same step: the same output, input
+-- gradient and parameter gradients, bit for bit
+local function assert_same_step(a, b)
+  assert.are.equal(0, max_diff(a.output, b.output))
+  assert.are.equal(0, max_diff(a.grad_input, b.grad_input))
+  local _, ga = a:parameters()
+  local _, gb = b:parameters()
+  assert.are.equal(#ga, #gb)
+  for i = 1, #ga do assert.are.equal(0, max_diff(ga[i], gb[i]), "gradient " .. i) end
+end
+
 -- forward, backward with a fixed dy and the same dropout mask; returns the model
 local function step(m, x, dy)
   T.manual_seed(9)
@@ -43,25 +54,14 @@ describe("the memory plan", function()
   end)
 
   it("gives the gradients of the plain path bit for bit", function()
-    local a, b = step(net(false), x, dy), step(net(true), x, dy)
-    assert.are.equal(0, max_diff(a.output, b.output))
-    assert.are.equal(0, max_diff(a.grad_input, b.grad_input))
-    local _, ga = a:parameters()
-    local _, gb = b:parameters()
-    assert.are.equal(#ga, #gb)
-    for i = 1, #ga do assert.are.equal(0, max_diff(ga[i], gb[i]), "gradient " .. i) end
+    assert_same_step(step(net(false), x, dy), step(net(true), x, dy))
   end)
 
   it("keeps the gradients right over several steps and batch sizes", function()
     local a, b = net(false), net(true)
     for _, n in ipairs{4, 2, 4} do
       local xi, dyi = x:narrow(1, 1, n):contiguous(), dy:narrow(1, 1, n):contiguous()
-      step(a, xi, dyi)
-      step(b, xi, dyi)
-      assert.are.equal(0, max_diff(a.grad_input, b.grad_input))
-      local _, ga = a:parameters()
-      local _, gb = b:parameters()
-      for i = 1, #ga do assert.are.equal(0, max_diff(ga[i], gb[i])) end
+      assert_same_step(step(a, xi, dyi), step(b, xi, dyi))
     end
   end)
 
@@ -178,14 +178,7 @@ describe("the memory plan", function()
   it("gives a graph model's gradients of the plain path bit for bit", function()
     local a, b = graph(false), graph(true)
     for _ = 1, 2 do
-      step(a, x, dy)
-      step(b, x, dy)
-      assert.are.equal(0, max_diff(a.output, b.output))
-      assert.are.equal(0, max_diff(a.grad_input, b.grad_input))
-      local _, ga = a:parameters()
-      local _, gb = b:parameters()
-      assert.are.equal(#ga, #gb)
-      for i = 1, #ga do assert.are.equal(0, max_diff(ga[i], gb[i]), "gradient " .. i) end
+      assert_same_step(step(a, x, dy), step(b, x, dy))
     end
   end)
 
